@@ -1,0 +1,76 @@
+"""The FastAPI application: routers of every capability, problem documents, offline API docs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi_offline import FastAPIOffline
+from sqlalchemy import text
+
+from accord import __version__
+from accord.db import engine_from_settings, session_factory, transaction, utcnow
+from accord.places.api import router as places_router
+from accord.settings import Settings, get_settings
+from accord.surveillance import service as surveillance
+from accord.surveillance.api import router as surveillance_router
+from accord.web import problems
+
+log = logging.getLogger("accord")
+
+
+def create_app(settings: Settings | None = None, *, background: bool = False) -> FastAPI:
+    settings = settings or get_settings()
+    engine = engine_from_settings(settings)
+    sessions = session_factory(engine)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_auto_publish_loop(app)) if background else None
+        yield
+        if task:
+            task.cancel()
+        engine.dispose()
+
+    # FastAPIOffline serves Swagger UI and ReDoc from files inside the installed package: no CDN
+    app = FastAPIOffline(title="Accord", version=__version__, lifespan=lifespan,
+                         description="Multi-level pandemic response coordination: open-data and reporting API.")
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = sessions
+    problems.install(app)
+    app.include_router(places_router)
+    app.include_router(surveillance_router)
+
+    @app.get("/api/v1/health", tags=["meta"])
+    def health() -> dict[str, Any]:
+        with sessions() as s:
+            s.execute(text("SELECT 1"))
+        return {"status": "ok", "version": __version__, "database": engine.dialect.name}
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app
+
+
+async def _auto_publish_loop(app: FastAPI, every_seconds: float = 60.0) -> None:
+    """Publish reporting days whose approval delay has passed (no nightly batch: every minute)."""
+    settings: Settings = app.state.settings
+    while True:
+        try:
+            def run() -> int:
+                with transaction(app.state.sessions) as s:
+                    return surveillance.publish_due(s, utcnow(), settings.auto_publish_hours)
+            n = await asyncio.to_thread(run)
+            if n:
+                log.info("auto-published %d reporting days", n)
+        except Exception:  # keep the loop alive; the error is logged
+            log.exception("auto-publication failed")
+        await asyncio.sleep(every_seconds)

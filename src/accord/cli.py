@@ -1,0 +1,74 @@
+"""``accord``: the command line of every coordinator. Errors are one sentence and a non-zero exit code.
+
+Exit codes: 0 done, 1 input rejected, 2 usage, 3 not found, 4 not allowed, 5 conflict, 6 too large.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from accord import clikit
+from accord.auth.cli import app as users_app
+from accord.places.cli import app as places_app
+from accord.surveillance import cli as surveillance_cli
+
+app = typer.Typer(help="Accord: multi-level pandemic response coordination.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+app.add_typer(places_app, name="places")
+app.add_typer(surveillance_cli.app, name="report")
+app.add_typer(users_app, name="users")
+app.command("import")(surveillance_cli.import_command)
+app.command("export")(surveillance_cli.export_command)
+
+
+@app.command()
+def init() -> None:
+    """Create or upgrade the database and seed the indicator catalog."""
+    from accord.surveillance import service
+
+    with clikit.session_scope() as session:
+        service.seed_indicators(session)
+    s = clikit.settings()
+    clikit.console.print(f"database ready: {s.effective_database_url.split('@')[-1]}")
+
+
+@app.command()
+def serve(host: Annotated[str | None, typer.Option(help="default ACCORD_HOST (127.0.0.1)")] = None,
+          port: Annotated[int | None, typer.Option(help="default ACCORD_PORT (8000)")] = None,
+          workers: int = 1) -> None:
+    """Serve the API (and pages) with auto-publication running in the background."""
+    import uvicorn
+
+    from accord.app import create_app
+    from accord.surveillance import service
+
+    s = clikit.settings()
+    with clikit.session_scope() as session:
+        service.seed_indicators(session)
+    bind_host, bind_port = host or s.host, port or s.port
+    clikit.err.print(f"Accord on http://{bind_host}:{bind_port}/  (API docs at /docs)")
+    uvicorn.run(create_app(s, background=True), host=bind_host, port=bind_port, workers=workers,
+                log_level="warning")
+
+
+@app.command()
+def demo(
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="serve the API afterwards")] = False,
+    seed: int = 7, days: int = 120, communities: int = 1000,
+) -> None:
+    """Create a synthetic multi-level country with a seeded outbreak, reported through the real services."""
+    from accord.demo import service as demo_service
+
+    demo_service.run_demo(seed=seed, days=days, communities=communities, console=clikit.err)
+    if serve_after:
+        serve(None, None, 1)
+
+
+def main() -> None:
+    clikit.run(app)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""Validation rules for a batch of observations, pure and vectorised.
+
+Errors reject the whole batch (one problem per offending row, with file, line and field); warnings let it
+through and are stored as flags. Inputs are plain columns so the same rules serve API, CLI, importers and
+federation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from accord.errors import Problem
+from accord.surveillance import indicators as ind
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    code: str
+    severity: Severity
+    message: str
+    row: int  # position in the batch frame
+    field: str | None = None
+
+
+#: a count this many times above its trailing 7-day mean (and above OUTLIER_FLOOR) is flagged
+OUTLIER_FACTOR = 10.0
+OUTLIER_FLOOR = 50.0
+
+
+def check_rows(frame: pd.DataFrame, today: date) -> list[Finding]:
+    """Row-level rules that need nothing but the batch.
+
+    ``frame`` columns: indicator, disaggregation, date (datetime64), value (float), reason (str),
+    jurisdiction_known (bool), in_batch_duplicate (bool).
+    """
+    out: list[Finding] = []
+    codes = frame["indicator"].to_numpy()
+    values = frame["value"].to_numpy(dtype=float)
+    reasons = frame["reason"].fillna("").astype(str).str.strip().to_numpy()
+    catalog = {c: ind.CATALOG[c] for c in set(codes) if c in ind.CATALOG}
+    unknown = np.array([c not in catalog for c in codes], dtype=bool)
+    derived = np.array([c in catalog and not catalog[c].stored for c in codes], dtype=bool)
+    counts = np.array([c in catalog and catalog[c].aggregation is ind.Aggregation.COUNT for c in codes])
+    allowed = np.array(
+        [c in catalog and d in catalog[c].disaggregations for c, d in zip(codes, frame["disaggregation"])],
+        dtype=bool,
+    )
+    finite = np.isfinite(values)
+    dates = pd.to_datetime(frame["date"]).dt.date.to_numpy()
+
+    def add(mask: npt.NDArray[np.bool_], code: str, sev: Severity, field: str,
+            message: Callable[[int], str]) -> None:
+        for i in np.flatnonzero(mask):
+            out.append(Finding(code, sev, message(int(i)), int(i), field))
+
+    add(~frame["jurisdiction_known"].to_numpy(dtype=bool), "unknown_jurisdiction", Severity.ERROR,
+        "jurisdiction", lambda i: f"unknown jurisdiction '{frame['jurisdiction'].iat[i]}'")
+    add(unknown, "unknown_indicator", Severity.ERROR, "indicator",
+        lambda i: f"unknown indicator '{codes[i]}'")
+    add(derived, "derived_indicator", Severity.ERROR, "indicator",
+        lambda i: f"{codes[i]} is derived from {catalog[codes[i]].derived_from}; submit daily counts")
+    add(~unknown & ~derived & ~allowed, "unknown_disaggregation", Severity.ERROR, "disaggregation",
+        lambda i: f"'{frame['disaggregation'].iat[i]}' is not a disaggregation of {codes[i]}")
+    add(~finite, "not_a_number", Severity.ERROR, "value", lambda i: "value is missing or not a number")
+    future = np.array([d > today for d in dates], dtype=bool)
+    add(future, "future_date", Severity.ERROR, "date",
+        lambda i: f"date {dates[i]} is in the future (today is {today})")
+    nonint = finite & counts & (np.floor(values) != values)
+    add(nonint, "non_integer_count", Severity.ERROR, "value",
+        lambda i: f"{codes[i]} is a count but {values[i]:g} is not a whole number")
+    negative = finite & (values < 0)
+    has_reason = reasons != ""
+    add(negative & counts & ~has_reason, "negative_count", Severity.ERROR, "value",
+        lambda i: f"{codes[i]} cannot be negative ({values[i]:g}) without a reason for the adjustment")
+    add(negative & ~counts & ~unknown, "negative_value", Severity.ERROR, "value",
+        lambda i: f"{codes[i]} cannot be negative ({values[i]:g})")
+    add(negative & counts & has_reason, "cumulative_decrease", Severity.WARNING, "value",
+        lambda i: f"negative {codes[i]} {values[i]:g} (a downward correction of the running total): "
+        f"{reasons[i]}")
+    add(frame["in_batch_duplicate"].to_numpy(dtype=bool), "duplicate_row", Severity.ERROR, "jurisdiction",
+        lambda i: "the same jurisdiction, date, indicator and disaggregation appear twice in this batch")
+    return out
+
+
+def check_against_store(frame: pd.DataFrame) -> list[Finding]:
+    """Rules that compare the batch with what is stored.
+
+    ``frame`` columns (beside those of :func:`check_rows`): previous (float, NaN when new),
+    locked (bool: the day is approved), trailing_mean (float, NaN when no history).
+    """
+    out: list[Finding] = []
+    values = frame["value"].to_numpy(dtype=float)
+    previous = frame["previous"].to_numpy(dtype=float)
+    reasons = frame["reason"].fillna("").astype(str).str.strip().to_numpy()
+    changed = np.isnan(previous) | (previous != values)
+    locked = frame["locked"].to_numpy(dtype=bool)
+    for i in np.flatnonzero(locked & changed & ~np.isnan(previous) & (reasons == "")):
+        out.append(Finding(
+            "locked_without_reason", Severity.ERROR,
+            f"{frame['indicator'].iat[i]} for {frame['jurisdiction'].iat[i]} on "
+            f"{pd.Timestamp(frame['date'].iat[i]).date()} is approved; a correction "
+            f"({previous[i]:g} -> {values[i]:g}) needs a reason",
+            int(i), "reason",
+        ))
+    trailing = frame["trailing_mean"].to_numpy(dtype=float)
+    counts = np.array([ind.is_count(c) for c in frame["indicator"]], dtype=bool)
+    outlier = counts & ~np.isnan(trailing) & (values > OUTLIER_FLOOR) & (values > OUTLIER_FACTOR * trailing)
+    for i in np.flatnonzero(outlier):
+        out.append(Finding(
+            "outlier", Severity.WARNING,
+            f"{frame['indicator'].iat[i]} {values[i]:g} is more than {OUTLIER_FACTOR:g}x the trailing "
+            f"7-day mean ({trailing[i]:.1f})", int(i), "value",
+        ))
+    return out
+
+
+def children_exceed_parent(own: np.ndarray, child: np.ndarray) -> np.ndarray:
+    """Mask of figures whose children sum to more than the jurisdiction's own report."""
+    with np.errstate(invalid="ignore"):
+        return ~np.isnan(own) & ~np.isnan(child) & (child > own)
+
+
+def problems_from(findings: list[Finding], lines: np.ndarray, file: str | None) -> list[Problem]:
+    return [
+        Problem(f.message, file=file, line=int(lines[f.row]), field=f.field, code=f.code)
+        for f in findings if f.severity is Severity.ERROR
+    ]
