@@ -38,8 +38,12 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
         engine.dispose()
 
     # FastAPIOffline serves Swagger UI and ReDoc from files inside the installed package: no CDN
-    app = FastAPIOffline(title="Accord", version=__version__, lifespan=lifespan,
-                         description="Multi-level pandemic response coordination: open-data and reporting API.")
+    app = FastAPIOffline(
+        title="Accord",
+        version=__version__,
+        lifespan=lifespan,
+        description="Multi-level pandemic response coordination: open-data and reporting API.",
+    )
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = sessions
@@ -65,9 +69,11 @@ async def _auto_publish_loop(app: FastAPI, every_seconds: float = 60.0) -> None:
     settings: Settings = app.state.settings
     while True:
         try:
+
             def run() -> int:
                 with transaction(app.state.sessions) as s:
                     return surveillance.publish_due(s, utcnow(), settings.auto_publish_hours)
+
             n = await asyncio.to_thread(run)
             if n:
                 log.info("auto-published %d reporting days", n)

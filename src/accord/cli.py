@@ -14,8 +14,12 @@ from accord.auth.cli import app as users_app
 from accord.places.cli import app as places_app
 from accord.surveillance import cli as surveillance_cli
 
-app = typer.Typer(help="Accord: multi-level pandemic response coordination.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
+app = typer.Typer(
+    help="Accord: multi-level pandemic response coordination.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
 app.add_typer(places_app, name="places")
 app.add_typer(surveillance_cli.app, name="report")
 app.add_typer(users_app, name="users")
@@ -35,9 +39,11 @@ def init() -> None:
 
 
 @app.command()
-def serve(host: Annotated[str | None, typer.Option(help="default ACCORD_HOST (127.0.0.1)")] = None,
-          port: Annotated[int | None, typer.Option(help="default ACCORD_PORT (8000)")] = None,
-          workers: int = 1) -> None:
+def serve(
+    host: Annotated[str | None, typer.Option(help="default ACCORD_HOST (127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="default ACCORD_PORT (8000)")] = None,
+    workers: int = 1,
+) -> None:
     """Serve the API (and pages) with auto-publication running in the background."""
     import uvicorn
 
@@ -49,14 +55,15 @@ def serve(host: Annotated[str | None, typer.Option(help="default ACCORD_HOST (12
         service.seed_indicators(session)
     bind_host, bind_port = host or s.host, port or s.port
     clikit.err.print(f"Accord on http://{bind_host}:{bind_port}/  (API docs at /docs)")
-    uvicorn.run(create_app(s, background=True), host=bind_host, port=bind_port, workers=workers,
-                log_level="warning")
+    uvicorn.run(create_app(s, background=True), host=bind_host, port=bind_port, workers=workers, log_level="warning")
 
 
 @app.command()
 def demo(
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="serve the API afterwards")] = False,
-    seed: int = 7, days: int = 120, communities: int = 1000,
+    seed: int = 7,
+    days: int = 120,
+    communities: int = 1000,
 ) -> None:
     """Create a synthetic multi-level country with a seeded outbreak, reported through the real services."""
     from accord.demo import service as demo_service

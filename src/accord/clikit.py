@@ -71,8 +71,7 @@ def read_file(path: Path, limit: int) -> bytes:
     if not path.exists():
         fail(f"{path}: no such file")
     if path.stat().st_size > limit:
-        fail(f"{path}: {path.stat().st_size:,} bytes is over the limit of {limit:,} bytes "
-             "(ACCORD_MAX_UPLOAD_BYTES)", 6)
+        fail(f"{path}: {path.stat().st_size:,} bytes is over the limit of {limit:,} bytes (ACCORD_MAX_UPLOAD_BYTES)", 6)
     return path.read_bytes()
 
 

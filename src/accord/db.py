@@ -56,12 +56,16 @@ def db_timestamp(value: datetime, dialect_name: str) -> object:
     """A timestamp as the raw driver wants it (bulk paths bypass the ORM types)."""
     value = value.astimezone(UTC)
     if dialect_name == "sqlite":
-        return value.replace(tzinfo=None).isoformat(sep=" ")
+        # exactly SQLAlchemy's SQLite storage format, so text comparisons order correctly
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
     return value
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
+    # bigger pages: fewer B-tree splits for the clustered (WITHOUT ROWID) fact tables; only takes effect on
+    # a new database file, before WAL is switched on
+    cur.execute("PRAGMA page_size=16384")
     # WAL lets readers (the API) run beside the writer (a submission); NORMAL is durable in WAL mode.
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")

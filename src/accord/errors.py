@@ -31,10 +31,17 @@ class Problem:
         return f"{prefix}: {self.message}" if prefix else self.message
 
     def as_dict(self) -> dict[str, object]:
-        return {k: v for k, v in {
-            "code": self.code, "message": self.message, "file": self.file,
-            "line": self.line, "field": self.field,
-        }.items() if v is not None}
+        return {
+            k: v
+            for k, v in {
+                "code": self.code,
+                "message": self.message,
+                "file": self.file,
+                "line": self.line,
+                "field": self.field,
+            }.items()
+            if v is not None
+        }
 
 
 @dataclass

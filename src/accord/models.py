@@ -14,6 +14,17 @@ from accord.surveillance.model import (
 )
 
 __all__ = [
-    "ApiToken", "AuditEntry", "Base", "Figure", "Flag", "IndicatorRow", "Jurisdiction", "JurisdictionClosure",
-    "Observation", "ReportDay", "ReportingSchedule", "Submission", "User",
+    "ApiToken",
+    "AuditEntry",
+    "Base",
+    "Figure",
+    "Flag",
+    "IndicatorRow",
+    "Jurisdiction",
+    "JurisdictionClosure",
+    "Observation",
+    "ReportDay",
+    "ReportingSchedule",
+    "Submission",
+    "User",
 ]

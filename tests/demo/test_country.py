@@ -129,9 +129,7 @@ def test_impossible_sizes_are_refused_with_a_sentence() -> None:
     extra_cities=st.integers(0, 8),
     extra_communities=st.integers(0, 40),
 )
-def test_small_countries_are_well_formed(
-    seed: int, provinces: int, extra_cities: int, extra_communities: int
-) -> None:
+def test_small_countries_are_well_formed(seed: int, provinces: int, extra_cities: int, extra_communities: int) -> None:
     cities = provinces + extra_cities
     communities = cities + extra_communities
     check_tree(generate_country(seed, provinces, cities, communities), provinces, cities, communities)

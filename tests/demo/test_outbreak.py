@@ -36,6 +36,11 @@ def states(places: pd.DataFrame) -> OutbreakStates:
     return simulate_states(places, days=120, seed=7)
 
 
+@pytest.fixture(scope="module")
+def truth(states: OutbreakStates) -> pd.DataFrame:
+    return states_to_frame(states)
+
+
 def check_states(s: OutbreakStates) -> None:
     total = s.S + s.E + s.I + s.R + s.D
     assert (total == s.population[None, :]).all()
@@ -59,8 +64,8 @@ def test_people_are_conserved_every_day(states: OutbreakStates) -> None:
     check_states(states)
 
 
-def test_epidemic_grows_then_declines(places: pd.DataFrame) -> None:
-    totals = daily_truth_totals(simulate_outbreak(places, days=120, seed=7))
+def test_epidemic_grows_then_declines(truth: pd.DataFrame) -> None:
+    totals = daily_truth_totals(truth)
     weekly = totals["new_confirmed"].rolling(7).mean().to_numpy()
     peak = int(np.nanargmax(weekly))
     assert 20 <= peak <= 60
@@ -87,24 +92,34 @@ def test_seeds_lie_in_one_province(places: pd.DataFrame, states: OutbreakStates)
     assert states.I[0].sum() == 0
 
 
-def test_truth_frame_conventions(places: pd.DataFrame, states: OutbreakStates) -> None:
-    frame = states_to_frame(states)
+def test_truth_frame_conventions(places: pd.DataFrame, states: OutbreakStates, truth: pd.DataFrame) -> None:
+    frame = truth
     assert list(frame.columns) == list(TRUTH_COLUMNS)
     assert len(frame) == 1000 * 120 * len(SERIES)
-    assert frame["value"].dtype == np.float64
-    assert (frame["value"] == np.round(frame["value"])).all() and (frame["value"] >= 0).all()
-    assert set(frame["jurisdiction"]) == set(places.loc[places["level"] == "community", "code"])
-    assert frame["date"].min() == dt.date(2026, 1, 6) and frame["date"].max() == dt.date(2026, 5, 5)
-    assert set(frame["indicator"]) <= set(CATALOG)
+    values = frame["value"].to_numpy()
+    assert values.dtype == np.float64
+    assert (values == np.round(values)).all() and (values >= 0).all()
+    assert set(frame["jurisdiction"].unique()) == set(places.loc[places["level"] == "community", "code"])
+    assert frame["date"].iloc[0] == dt.date(2026, 1, 6) and frame["date"].iloc[-1] == dt.date(2026, 5, 5)
+    assert set(frame["indicator"].unique()) <= set(CATALOG)
     for code, part in SERIES:
         assert part in CATALOG[code].disaggregations
-    confirmed = frame[frame["indicator"] == "new_confirmed"].pivot_table(
-        index=["jurisdiction", "date"], columns="disaggregation", values="value"
-    )
-    assert (confirmed[""] == confirmed["imported"] + confirmed["local"]).all()
+    # rows: community-major, then day, then SERIES
+    cube = values.reshape(1000, 120, len(SERIES))
+    assert frame["indicator"].iloc[: len(SERIES)].tolist() == [c for c, _ in SERIES]
+    assert (cube[:, :, 0] == cube[:, :, 1] + cube[:, :, 2]).all()
+    assert (cube[:, :, 0] == states.new_confirmed.T).all()
     totals = daily_truth_totals(frame)
     assert totals["new_confirmed"].sum() == states.new_confirmed.sum()
     assert list(totals.columns[:3]) == ["new_confirmed", "new_confirmed_imported", "new_confirmed_local"]
+
+
+def test_simulate_outbreak_is_the_frame_of_the_states(places: pd.DataFrame) -> None:
+    small = places[places["code"].str.startswith("AR-03") | ~places["level"].eq("community")]
+    frame = simulate_outbreak(small, days=10, seed=3, start=dt.date(2026, 2, 1))
+    expected = states_to_frame(simulate_states(small, days=10, seed=3, start=dt.date(2026, 2, 1)))
+    pd.testing.assert_frame_equal(frame, expected)
+    assert frame["date"].iloc[0] == dt.date(2026, 2, 1)
 
 
 def test_same_seed_same_run_other_seed_another(places: pd.DataFrame, states: OutbreakStates) -> None:

@@ -14,10 +14,12 @@ app = typer.Typer(help="Users, roles, scopes and API tokens.", no_args_is_help=T
 
 
 @app.command()
-def add(username: str,
-        role: Annotated[str, typer.Option(help="reporter, coordinator, analyst or admin")],
-        scope: Annotated[str | None, typer.Option(help="jurisdiction code whose subtree the user acts on")] = None,
-        name: Annotated[str | None, typer.Option(help="display name")] = None) -> None:
+def add(
+    username: str,
+    role: Annotated[str, typer.Option(help="reporter, coordinator, analyst or admin")],
+    scope: Annotated[str | None, typer.Option(help="jurisdiction code whose subtree the user acts on")] = None,
+    name: Annotated[str | None, typer.Option(help="display name")] = None,
+) -> None:
     """Add a user."""
     with clikit.session_scope() as session:
         service.add_user(session, username, role, scope, name)

@@ -21,19 +21,27 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def add_user(session: Session, username: str, role: str, scope_code: str | None,
-             display_name: str | None = None) -> User:
+def add_user(
+    session: Session, username: str, role: str, scope_code: str | None, display_name: str | None = None
+) -> User:
     try:
         role_ = Role(role)
     except ValueError:
-        raise AccordError("the user was not created", [Problem(
-            f"unknown role '{role}'; choose one of {', '.join(r.value for r in Role)}", field="role")]) from None
+        raise AccordError(
+            "the user was not created",
+            [Problem(f"unknown role '{role}'; choose one of {', '.join(r.value for r in Role)}", field="role")],
+        ) from None
     if session.scalar(select(User).where(User.username == username)):
         raise Conflict(f"a user named '{username}' already exists")
     if scope_code is None and role_ is not Role.ADMIN:
-        raise AccordError("the user was not created", [Problem(
-            "every role but admin needs a scope: the jurisdiction whose subtree the user acts on",
-            field="scope")])
+        raise AccordError(
+            "the user was not created",
+            [
+                Problem(
+                    "every role but admin needs a scope: the jurisdiction whose subtree the user acts on", field="scope"
+                )
+            ],
+        )
     scope_id = places.get(session, scope_code).id if scope_code else None
     user = User(username=username, role=role_.value, scope_id=scope_id, display_name=display_name)
     session.add(user)
@@ -56,8 +64,7 @@ def revoke_tokens(session: Session, username: str) -> int:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         raise NotFound(f"no user named '{username}'")
-    tokens = list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
-                                                         ApiToken.revoked_at.is_(None))))
+    tokens = list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))))
     for t in tokens:
         t.revoked_at = utcnow()
     audit(session, None, "token.revoke", username, {"count": len(tokens)})
@@ -66,12 +73,11 @@ def revoke_tokens(session: Session, username: str) -> int:
 
 def authenticate(session: Session, token: str) -> Actor:
     row = session.execute(
-        select(ApiToken, User).join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == hash_token(token))
+        select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == hash_token(token))
     ).first()
     if row is None or row[0].revoked_at is not None or not row[1].active:
         raise Unauthorized("the API token is unknown or revoked")
-    tok, user = row
+    _tok, user = row
     return Actor(user.id, user.username, Role(user.role), user.scope_id)
 
 
@@ -94,6 +100,7 @@ def require_scope(session: Session, actor: Actor, jid: int, code: str, what: str
         raise Forbidden(f"{actor.username} may not {what} for '{code}': it is outside their jurisdiction")
 
 
-def audit(session: Session, user_id: int | None, action: str, target: str | None,
-          detail: dict[str, object] | None = None) -> None:
+def audit(
+    session: Session, user_id: int | None, action: str, target: str | None, detail: dict[str, object] | None = None
+) -> None:
     session.add(AuditEntry(at=utcnow(), user_id=user_id, action=action, target=target, detail=detail))

@@ -174,9 +174,7 @@ def _check_sizes(provinces: int, cities: int, communities: int) -> None:
     if provinces < 1:
         problems.append(Problem("there must be at least one province", field="provinces"))
     if cities < provinces:
-        problems.append(
-            Problem(f"{cities} cities cannot give each of {provinces} provinces a city", field="cities")
-        )
+        problems.append(Problem(f"{cities} cities cannot give each of {provinces} provinces a city", field="cities"))
     if communities < cities:
         problems.append(
             Problem(
@@ -188,9 +186,7 @@ def _check_sizes(provinces: int, cities: int, communities: int) -> None:
         raise AccordError(title="Cannot generate the demo country", problems=problems)
 
 
-def generate_country(
-    seed: int = 7, provinces: int = 8, cities: int = 60, communities: int = 1000
-) -> pd.DataFrame:
+def generate_country(seed: int = 7, provinces: int = 8, cities: int = 60, communities: int = 1000) -> pd.DataFrame:
     """The jurisdiction tree of Arcadia as a frame with columns ``COLUMNS``, top level first.
 
     - ``code``: ``AR``, ``AR-01``, ``AR-01-03``, ``AR-01-03-012`` (zero-padded, widened when counts need it);
@@ -213,12 +209,8 @@ def generate_country(
     comm_city = np.repeat(np.arange(cities), comms_per_city)
 
     # codes: index within the parent, 1-based
-    city_rank = (
-        np.arange(cities) - np.repeat(np.cumsum(cities_per_prov) - cities_per_prov, cities_per_prov) + 1
-    )
-    comm_rank = (
-        np.arange(communities) - np.repeat(np.cumsum(comms_per_city) - comms_per_city, comms_per_city) + 1
-    )
+    city_rank = np.arange(cities) - np.repeat(np.cumsum(cities_per_prov) - cities_per_prov, cities_per_prov) + 1
+    comm_rank = np.arange(communities) - np.repeat(np.cumsum(comms_per_city) - comms_per_city, comms_per_city) + 1
     wp = _width(provinces, 2)
     wc = _width(int(cities_per_prov.max()), 2)
     wm = _width(int(comms_per_city.max()), 3)
@@ -263,15 +255,9 @@ def generate_country(
                 *(prov_codes[p] for p in city_prov),
                 *(city_codes[c] for c in comm_city),
             ],
-            "population": np.concatenate([[int(prov_pop.sum())], prov_pop, city_pop, comm_pop]).astype(
-                np.int64
-            ),
-            "lon": np.round(
-                np.concatenate([[country_xy[0]], prov_xy[:, 0], city_xy[:, 0], comm_xy[:, 0]]), 5
-            ),
-            "lat": np.round(
-                np.concatenate([[country_xy[1]], prov_xy[:, 1], city_xy[:, 1], comm_xy[:, 1]]), 5
-            ),
+            "population": np.concatenate([[int(prov_pop.sum())], prov_pop, city_pop, comm_pop]).astype(np.int64),
+            "lon": np.round(np.concatenate([[country_xy[0]], prov_xy[:, 0], city_xy[:, 0], comm_xy[:, 0]]), 5),
+            "lat": np.round(np.concatenate([[country_xy[1]], prov_xy[:, 1], city_xy[:, 1], comm_xy[:, 1]]), 5),
         },
         columns=list(COLUMNS),
     )

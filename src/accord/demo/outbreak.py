@@ -186,17 +186,13 @@ def _communities(places: pd.DataFrame) -> tuple[pd.DataFrame, IntArray, IntArray
     if missing:
         raise AccordError(
             title="Cannot simulate the outbreak",
-            problems=[
-                Problem(f"the city '{missing[0]}' of a community is not among the places", "parent_code")
-            ],
+            problems=[Problem(f"the city '{missing[0]}' of a community is not among the places", "parent_code")],
         )
     _, province = np.unique(np.array([parent[c] for c in city_codes], dtype=str), return_inverse=True)
     return comms, city.astype(np.int64), province.astype(np.int64)
 
 
-def _km(
-    lon_a: FloatArray, lat_a: FloatArray, lon_b: FloatArray, lat_b: FloatArray
-) -> tuple[FloatArray, FloatArray]:
+def _km(lon_a: FloatArray, lat_a: FloatArray, lon_b: FloatArray, lat_b: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Equirectangular east and north offsets in km (broadcasting)."""
     mid = np.deg2rad((lat_a + lat_b) / 2)
     return (lon_a - lon_b) * _KM_PER_DEG_LON_EQUATOR * np.cos(mid), (lat_a - lat_b) * _KM_PER_DEG_LAT
@@ -283,9 +279,7 @@ def _seed_places(
         if hits.size == 0:
             raise AccordError(
                 title="Cannot simulate the outbreak",
-                problems=[
-                    Problem(f"no community lies in province '{params.seed_province}'", "seed_province")
-                ],
+                problems=[Problem(f"no community lies in province '{params.seed_province}'", "seed_province")],
             )
         target = int(comm_province[hits[0]])
     in_province = comm_province == target
@@ -485,18 +479,14 @@ def simulate_outbreak(
 
     Day ``t`` of the run is ``start + t days``. ``lockdown_day=None`` runs without a lockdown.
     """
-    states = simulate_states(
-        places, days=days, seed=seed, r0=r0, lockdown_day=lockdown_day, params=params, start=start
-    )
+    states = simulate_states(places, days=days, seed=seed, r0=r0, lockdown_day=lockdown_day, params=params, start=start)
     return states_to_frame(states)
 
 
 def daily_truth_totals(frame: pd.DataFrame) -> pd.DataFrame:
     """Country-wide daily sums of a truth frame: index ``date``, one column per series, named
     ``indicator`` or ``indicator_part`` (``new_confirmed_imported``, ``new_confirmed_local``)."""
-    key = frame["indicator"].where(
-        frame["disaggregation"] == "", frame["indicator"] + "_" + frame["disaggregation"]
-    )
+    key = frame["indicator"].where(frame["disaggregation"] == "", frame["indicator"] + "_" + frame["disaggregation"])
     wide = frame.groupby([frame["date"], key.rename("series")])["value"].sum().unstack("series", fill_value=0)
     wanted = [code if part == "" else f"{code}_{part}" for code, part in SERIES]
     ordered = [c for c in wanted if c in wide.columns] + [c for c in wide.columns if c not in wanted]

@@ -183,9 +183,7 @@ def _plan(
     delay = delays_rng.choice(np.arange(1, 5), size=n_groups, p=np.r_[1.0 - late_p.sum(), late_p])
     evening = delays_rng.integers(0, p.evening_minutes * 60, n_groups)
     office = delays_rng.integers(0, 13 * 3600, n_groups)
-    day_seconds = np.array(
-        [(dt.datetime.combine(d, dt.time(), _UTC) - _EPOCH).total_seconds() for d in dates]
-    )
+    day_seconds = np.array([(dt.datetime.combine(d, dt.time(), _UTC) - _EPOCH).total_seconds() for d in dates])
     local_start = day_seconds[group_d].astype(np.int64) + delay * 86_400 - int(offset.total_seconds())
     at = local_start + np.where(delay == 1, p.evening_hour * 3600 + evening, 9 * 3600 + office)
     gap = stream(seed, "gaps").random(n_groups) < p.gap_rate
@@ -225,9 +223,7 @@ def _plan(
             for ind, part, v in zip(indicators[lo:hi], parts[lo:hi], vals, strict=True)
         ]
 
-    for g, mode, size, delta in zip(
-        picked.tolist(), modes.tolist(), sizes.tolist(), later.tolist(), strict=True
-    ):
+    for g, mode, size, delta in zip(picked.tolist(), modes.tolist(), sizes.tolist(), later.tolist(), strict=True):
         lo, hi = g_lo[g], g_lo[g + 1]
         where = {(indicators[r], parts[r]): r for r in range(lo, hi)}
         total_r = where.get(("new_confirmed", ""))
@@ -295,14 +291,11 @@ def _plan(
             idempotency_key=b.idempotency_key,
             jurisdiction=b.jurisdiction,
             submitted_at=b.submitted_at + dt.timedelta(seconds=int(s)),
-            rows=b.rows,
+            rows=[dict(row) for row in b.rows],
             kind="replay",
         )
         for b, s in zip(
-            (
-                batches[i]
-                for i in np.sort(replay_rng.choice(len(batches), size=n_rep, replace=False)).tolist()
-            ),
+            (batches[i] for i in np.sort(replay_rng.choice(len(batches), size=n_rep, replace=False)).tolist()),
             replay_rng.integers(60, 3600, n_rep).tolist(),
             strict=True,
         )

@@ -14,18 +14,31 @@ router = APIRouter(prefix="/api/v1/jurisdictions", tags=["jurisdictions"])
 
 
 def as_dict(j: Jurisdiction, parent_code: str | None = None) -> dict[str, Any]:
-    return {"code": j.code, "name": j.name, "local_name": j.local_name, "level": j.level, "depth": j.depth,
-            "parent": parent_code, "population": j.population}
+    return {
+        "code": j.code,
+        "name": j.name,
+        "local_name": j.local_name,
+        "level": j.level,
+        "depth": j.depth,
+        "parent": parent_code,
+        "population": j.population,
+    }
 
 
 @router.get("", summary="Search or list jurisdictions")
-def list_jurisdictions(session: SessionDep, settings: SettingsDep, request: Request,
-                       q: str | None = None, level: str | None = None, root: str | None = None,
-                       limit: Annotated[int, Query(ge=1)] = 100,
-                       offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+def list_jurisdictions(
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+    q: str | None = None,
+    level: str | None = None,
+    root: str | None = None,
+    limit: Annotated[int, Query(ge=1)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
     limit = min(limit, settings.max_page_size)
     index = service.load_index(session)
-    code_of = dict(zip(index.ids.tolist(), index.codes.tolist()))
+    code_of = dict(zip(index.ids.tolist(), index.codes.tolist(), strict=False))
     if q:
         items = service.search(session, q, limit=limit + offset)[offset:]
         total = None
@@ -35,15 +48,18 @@ def list_jurisdictions(session: SessionDep, settings: SettingsDep, request: Requ
             members = [j for j, _ in service.subtree(session, root_node.id, level=level)]
         else:
             from sqlalchemy import select
+
             stmt = select(Jurisdiction).order_by(Jurisdiction.depth, Jurisdiction.code)
             if level:
                 stmt = stmt.where(Jurisdiction.level == level)
             members = list(session.scalars(stmt))
         total = len(members)
-        items = members[offset:offset + limit]
+        items = members[offset : offset + limit]
     body: dict[str, Any] = {
         "data": [as_dict(j, code_of.get(j.parent_id) if j.parent_id else None) for j in items],
-        "limit": limit, "offset": offset, "total": total,
+        "limit": limit,
+        "offset": offset,
+        "total": total,
     }
     if total is not None and offset + limit < total:
         body["next"] = str(request.url.include_query_params(offset=offset + limit))
@@ -56,16 +72,23 @@ def get_jurisdiction(code: str, session: SessionDep) -> dict[str, Any]:
     path = service.ancestors(session, node.id)
     kids = service.children(session, node.id)
     parent = path[-2].code if len(path) > 1 else None
-    return {**as_dict(node, parent), "path": [{"code": a.code, "name": a.name} for a in path],
-            "children": [as_dict(c, node.code) for c in kids], "has_boundary": node.boundary is not None}
+    return {
+        **as_dict(node, parent),
+        "path": [{"code": a.code, "name": a.name} for a in path],
+        "children": [as_dict(c, node.code) for c in kids],
+        "has_boundary": node.boundary is not None,
+    }
 
 
 @router.get("/{code}/subtree", summary="Every jurisdiction below one, at any depth")
-def get_subtree(code: str, session: SessionDep, level: str | None = None,
-                max_depth: Annotated[int | None, Query(ge=0)] = None) -> dict[str, Any]:
+def get_subtree(
+    code: str, session: SessionDep, level: str | None = None, max_depth: Annotated[int | None, Query(ge=0)] = None
+) -> dict[str, Any]:
     node = service.get(session, code)
     index = service.load_index(session)
-    code_of = dict(zip(index.ids.tolist(), index.codes.tolist()))
+    code_of = dict(zip(index.ids.tolist(), index.codes.tolist(), strict=False))
     members = service.subtree(session, node.id, max_distance=max_depth, level=level)
-    return {"root": node.code, "data": [
-        {**as_dict(j, code_of.get(j.parent_id) if j.parent_id else None), "distance": d} for j, d in members]}
+    return {
+        "root": node.code,
+        "data": [{**as_dict(j, code_of.get(j.parent_id) if j.parent_id else None), "distance": d} for j, d in members],
+    }

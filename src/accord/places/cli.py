@@ -19,8 +19,9 @@ app = typer.Typer(help="The jurisdiction tree: import, inspect, boundaries.", no
 @app.command("import")
 def import_(
     file: Annotated[Path, typer.Argument(help="places CSV, or the MCA ChinaAreaCode.csv with --format china")],
-    format: Annotated[str, typer.Option(help="csv (code,name,local_name,level,parent_code,population) "
-                                             "or china (MCA admin codes)")] = "csv",
+    format: Annotated[
+        str, typer.Option(help="csv (code,name,local_name,level,parent_code,population) or china (MCA admin codes)")
+    ] = "csv",
 ) -> None:
     """Create or update jurisdictions from a file (all or nothing)."""
     s = clikit.settings()
@@ -40,8 +41,9 @@ def import_(
         raise AccordError(f"{file.name} was not imported; nothing was stored", parsed.problems)
     with clikit.session_scope() as session:
         result = service.import_places(session, parsed.frame, file=file.name)
-    clikit.console.print(f"{file.name}: {result.created} created, {result.updated} updated, "
-                         f"{result.unchanged} unchanged")
+    clikit.console.print(
+        f"{file.name}: {result.created} created, {result.updated} updated, {result.unchanged} unchanged"
+    )
 
 
 @app.command()
@@ -50,20 +52,28 @@ def show(code: str, depth: Annotated[int, typer.Option(help="levels of children 
     with clikit.session_scope() as session:
         node = service.get(session, code)
         path = " > ".join(f"{a.name} ({a.code})" for a in service.ancestors(session, node.id))
-        clikit.console.print(f"[bold]{node.name}[/] {node.local_name or ''} — level {node.level}, "
-                             f"population {node.population or 'unknown'}\n{path}")
+        clikit.console.print(
+            f"[bold]{node.name}[/] {node.local_name or ''} — level {node.level}, "
+            f"population {node.population or 'unknown'}\n{path}"
+        )
         table = Table("code", "name", "local name", "level", "population")
         for j, d in service.subtree(session, node.id, max_distance=depth):
             if d:
-                table.add_row(j.code, "  " * (d - 1) + j.name, j.local_name or "", j.level,
-                              f"{j.population:,}" if j.population else "")
+                table.add_row(
+                    j.code,
+                    "  " * (d - 1) + j.name,
+                    j.local_name or "",
+                    j.level,
+                    f"{j.population:,}" if j.population else "",
+                )
         clikit.console.print(table)
 
 
 @app.command()
-def boundaries(file: Annotated[Path, typer.Argument(help="GeoJSON FeatureCollection")],
-               key: Annotated[str, typer.Option(help="feature property holding the jurisdiction code")] = "code",
-               ) -> None:
+def boundaries(
+    file: Annotated[Path, typer.Argument(help="GeoJSON FeatureCollection")],
+    key: Annotated[str, typer.Option(help="feature property holding the jurisdiction code")] = "code",
+) -> None:
     """Store GeoJSON boundaries with the jurisdictions (matched by a property of each feature)."""
     s = clikit.settings()
     raw = clikit.read_file(file, s.max_upload_bytes)
@@ -73,8 +83,9 @@ def boundaries(file: Annotated[Path, typer.Argument(help="GeoJSON FeatureCollect
         raise AccordError(f"{file.name} is not valid GeoJSON", [Problem(str(exc), file=file.name)]) from None
     features = doc.get("features") if isinstance(doc, dict) else None
     if not isinstance(features, list):
-        raise AccordError(f"{file.name} is not a GeoJSON FeatureCollection",
-                          [Problem("no 'features' list", file=file.name)])
+        raise AccordError(
+            f"{file.name} is not a GeoJSON FeatureCollection", [Problem("no 'features' list", file=file.name)]
+        )
     found: dict[str, dict[str, object]] = {}
     problems = []
     for i, feat in enumerate(features):
@@ -82,8 +93,14 @@ def boundaries(file: Annotated[Path, typer.Argument(help="GeoJSON FeatureCollect
         geom = feat.get("geometry") if isinstance(feat, dict) else None
         code = props.get(key) if isinstance(props, dict) else None
         if not code or not isinstance(geom, dict) or geom.get("type") not in ("Polygon", "MultiPolygon"):
-            problems.append(Problem(f"feature {i} needs a '{key}' property and a Polygon or MultiPolygon "
-                                    "geometry", file=file.name, line=i + 1, field=key))
+            problems.append(
+                Problem(
+                    f"feature {i} needs a '{key}' property and a Polygon or MultiPolygon geometry",
+                    file=file.name,
+                    line=i + 1,
+                    field=key,
+                )
+            )
             continue
         found[str(code)] = geom
     if problems:

@@ -21,7 +21,7 @@ def find_cycle(parent_of: Mapping[str, str | None]) -> list[str] | None:
             path.append(node)
             node = parent_of.get(node)
         if node is not None and state.get(node) == 1:
-            return [*path[path.index(node):], node]
+            return [*path[path.index(node) :], node]
         for p in path:
             state[p] = 2
     return None

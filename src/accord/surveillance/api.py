@@ -43,45 +43,78 @@ class DaysIn(BaseModel):
 
 @router.get("/indicators", summary="The indicator catalog with aggregation semantics")
 def list_indicators() -> dict[str, Any]:
-    return {"data": [{"code": i.code, "label": i.label, "label_zh": i.label_zh, "unit": i.unit,
-                      "aggregation": i.aggregation.value, "disaggregations": list(i.disaggregations),
-                      "derived_from": i.derived_from, "description": i.description}
-                     for i in ind.CORE_INDICATORS]}
+    return {
+        "data": [
+            {
+                "code": i.code,
+                "label": i.label,
+                "label_zh": i.label_zh,
+                "unit": i.unit,
+                "aggregation": i.aggregation.value,
+                "disaggregations": list(i.disaggregations),
+                "derived_from": i.derived_from,
+                "description": i.description,
+            }
+            for i in ind.CORE_INDICATORS
+        ]
+    }
 
 
 @router.post("/submissions", status_code=201, summary="Submit a batch of observations (JSON)")
-def post_submission(body: SubmissionIn, session: SessionDep, actor: UserDep,
-                    idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> dict[str, Any]:
+def post_submission(
+    body: SubmissionIn,
+    session: SessionDep,
+    actor: UserDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> dict[str, Any]:
     frame = pd.DataFrame([o.model_dump() for o in body.observations])
     frame["reason"] = frame["reason"].fillna("")
     frame["line"] = range(1, len(frame) + 1)
-    result = service.submit(session, frame, actor=actor, source=body.source or f"api:{actor.username}",
-                            idempotency_key=idempotency_key, file="observations")
+    result = service.submit(
+        session,
+        frame,
+        actor=actor,
+        source=body.source or f"api:{actor.username}",
+        idempotency_key=idempotency_key,
+        file="observations",
+    )
     return result.as_dict()
 
 
 @router.post("/imports", status_code=201, summary="Import a file in one of the supported formats")
-async def post_import(request: Request, session: SessionDep, actor: UserDep, settings: SettingsDep,
-                      format: Annotated[str, Query(description="csv, owid, jhu, who, dhis2, adx, canghailan")],
-                      filename: str = "upload",
-                      idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> dict[str, Any]:
+async def post_import(
+    request: Request,
+    session: SessionDep,
+    actor: UserDep,
+    settings: SettingsDep,
+    format: Annotated[str, Query(description="csv, owid, jhu, who, dhis2, adx, canghailan")],
+    filename: str = "upload",
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> dict[str, Any]:
     data = await read_limited(request, settings.max_upload_bytes)
-    result = exchange.import_bytes(session, format, data, filename, actor=actor,
-                                   idempotency_key=idempotency_key)
+    result = exchange.import_bytes(session, format, data, filename, actor=actor, idempotency_key=idempotency_key)
     return result
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise AccordError("the upload is too large", [Problem(
-            f"{int(declared):,} bytes is over the limit of {limit:,} bytes")], status=413, kind="too-large")
+        raise AccordError(
+            "the upload is too large",
+            [Problem(f"{int(declared):,} bytes is over the limit of {limit:,} bytes")],
+            status=413,
+            kind="too-large",
+        )
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise AccordError("the upload is too large", [Problem(
-                f"more than the limit of {limit:,} bytes")], status=413, kind="too-large")
+            raise AccordError(
+                "the upload is too large",
+                [Problem(f"more than the limit of {limit:,} bytes")],
+                status=413,
+                kind="too-large",
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -90,31 +123,58 @@ def _view(session: SessionDep, actor: Actor, code: str, view: str) -> str:
     if view == "all":
         node = places.get(session, code)
         if not service.can_see_provisional(session, actor, node.id):
-            raise Forbidden("provisional figures are visible only to users whose jurisdiction includes "
-                            f"'{code}'; use view=public")
+            raise Forbidden(
+                f"provisional figures are visible only to users whose jurisdiction includes '{code}'; use view=public"
+            )
     return view
 
 
 @router.get("/series", summary="Daily series of one jurisdiction and indicator (JSON, CSV or Parquet)")
-def get_series(request: Request, session: SessionDep, actor: ActorDep, jurisdiction: str, indicator: str,
-               disaggregation: str = "", start: date | None = None, end: date | None = None,
-               as_of: datetime | None = None, view: Literal["public", "all"] = "public",
-               format: str | None = None) -> Response:
+def get_series(
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    jurisdiction: str,
+    indicator: str,
+    disaggregation: str = "",
+    start: date | None = None,
+    end: date | None = None,
+    as_of: datetime | None = None,
+    view: Literal["public", "all"] = "public",
+    format: str | None = None,
+) -> Response:
     view = _view(session, actor, jurisdiction, view)
     if as_of is not None and as_of.tzinfo is None:
-        raise AccordError("as_of needs a time zone", [Problem(
-            "give as_of with an offset, e.g. 2020-02-13T00:00:00Z", field="as_of")], status=400)
-    frame = service.series(session, jurisdiction, indicator, disaggregation=disaggregation, start=start,
-                           end=end, view=view, as_of=as_of)
+        raise AccordError(
+            "as_of needs a time zone",
+            [Problem("give as_of with an offset, e.g. 2020-02-13T00:00:00Z", field="as_of")],
+            status=400,
+        )
+    frame = service.series(
+        session, jurisdiction, indicator, disaggregation=disaggregation, start=start, end=end, view=view, as_of=as_of
+    )
     fmt = tables.choose(request, format)
-    meta = {"jurisdiction": jurisdiction, "indicator": indicator, "disaggregation": disaggregation,
-            "view": view, "as_of": as_of.isoformat() if as_of else None}
+    meta = {
+        "jurisdiction": jurisdiction,
+        "indicator": indicator,
+        "disaggregation": disaggregation,
+        "view": view,
+        "as_of": as_of.isoformat() if as_of else None,
+    }
     return tables.render(frame, fmt, f"{jurisdiction}_{indicator}", meta)
 
 
 @router.get("/history", summary="Every revision behind one figure (provenance)")
-def get_history(request: Request, session: SessionDep, actor: ActorDep, jurisdiction: str, indicator: str,
-                date: date, disaggregation: str = "", format: str | None = None) -> Response:
+def get_history(
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    jurisdiction: str,
+    indicator: str,
+    date: date,
+    disaggregation: str = "",
+    format: str | None = None,
+) -> Response:
     frame = service.history(session, jurisdiction, indicator, date, disaggregation)
     node = places.get(session, jurisdiction)
     if not service.can_see_provisional(session, actor, node.id):
@@ -122,17 +182,30 @@ def get_history(request: Request, session: SessionDep, actor: ActorDep, jurisdic
         if not days or days[0].status != "approved":
             frame = frame.iloc[0:0]
         frame = frame.drop(columns=["submitter"])
-    return tables.render(frame, tables.choose(request, format), f"{jurisdiction}_{indicator}_{date}_history",
-                         {"jurisdiction": jurisdiction, "indicator": indicator, "date": date.isoformat()})
+    return tables.render(
+        frame,
+        tables.choose(request, format),
+        f"{jurisdiction}_{indicator}_{date}_history",
+        {"jurisdiction": jurisdiction, "indicator": indicator, "date": date.isoformat()},
+    )
 
 
 @router.get("/flags", summary="Validation flags (warnings stored with the data)")
-def get_flags(request: Request, session: SessionDep, settings: SettingsDep, jurisdiction: str | None = None,
-              code: str | None = None, severity: str | None = None, limit: Annotated[int, Query(ge=1)] = 100,
-              offset: Annotated[int, Query(ge=0)] = 0, format: str | None = None) -> Response:
+def get_flags(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    jurisdiction: str | None = None,
+    code: str | None = None,
+    severity: str | None = None,
+    limit: Annotated[int, Query(ge=1)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    format: str | None = None,
+) -> Response:
     limit = min(limit, settings.max_page_size)
-    rows, total = service.flags(session, root_code=jurisdiction, code=code, severity=severity, limit=limit,
-                                offset=offset)
+    rows, total = service.flags(
+        session, root_code=jurisdiction, code=code, severity=severity, limit=limit, offset=offset
+    )
     meta: dict[str, Any] = {"total": total, "limit": limit, "offset": offset}
     if offset + limit < total:
         meta["next"] = str(request.url.include_query_params(offset=offset + limit))
@@ -152,24 +225,53 @@ def post_holds(body: DaysIn, session: SessionDep, actor: UserDep, release: bool 
 
 
 @router.get("/report-days", summary="Approval state of a unit's reporting days")
-def get_report_days(request: Request, session: SessionDep, jurisdiction: str, start: date | None = None,
-                    end: date | None = None, format: str | None = None) -> Response:
+def get_report_days(
+    request: Request,
+    session: SessionDep,
+    jurisdiction: str,
+    start: date | None = None,
+    end: date | None = None,
+    format: str | None = None,
+) -> Response:
     days = service.report_day_status(session, jurisdiction, start, end)
-    frame = pd.DataFrame([{"date": d.date, "status": d.status, "first_submitted_at": d.first_submitted_at,
-                           "last_submitted_at": d.last_submitted_at, "approved_at": d.approved_at,
-                           "auto_published": d.auto_published} for d in days])
+    frame = pd.DataFrame(
+        [
+            {
+                "date": d.date,
+                "status": d.status,
+                "first_submitted_at": d.first_submitted_at,
+                "last_submitted_at": d.last_submitted_at,
+                "approved_at": d.approved_at,
+                "auto_published": d.auto_published,
+            }
+            for d in days
+        ]
+    )
     return tables.render(frame, tables.choose(request, format), f"{jurisdiction}_days")
 
 
 @router.get("/compliance", summary="On-time, late, missing and pending reports against schedules")
-def get_compliance(request: Request, session: SessionDep, settings: SettingsDep, jurisdiction: str,
-                   start: date, end: date, format: str | None = None) -> Response:
+def get_compliance(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    jurisdiction: str,
+    start: date,
+    end: date,
+    format: str | None = None,
+) -> Response:
     frame = service.compliance(session, jurisdiction, start, end, utcnow(), settings.timezone)
     return tables.render(frame, tables.choose(request, format), f"{jurisdiction}_compliance")
 
 
 @router.get("/export", summary="Bulk export in OWID, JHU, WHO, DHIS2, ADX or our long CSV layout")
-def get_export(session: SessionDep, format: str, jurisdiction: str, level: str | None = None,
-               start: date | None = None, end: date | None = None) -> Response:
+def get_export(
+    session: SessionDep,
+    format: str,
+    jurisdiction: str,
+    level: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> Response:
     data, media, name = exchange.export_bytes(session, format, jurisdiction, level=level, start=start, end=end)
     return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})

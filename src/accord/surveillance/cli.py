@@ -22,8 +22,9 @@ UserOpt = Annotated[str | None, typer.Option("--user", help="act as this user (s
 
 
 def _progress() -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                    console=clikit.err, transient=True)
+    return Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=clikit.err, transient=True
+    )
 
 
 def import_command(
@@ -47,8 +48,15 @@ def import_command(
         with clikit.session_scope() as session:
             actor = clikit.actor_from(session, user)
             result = exchange.import_bytes(
-                session, format, data, file.name, actor=actor, idempotency_key=key, options=options,
-                progress=lambda msg: progress.update(task, description=f"{file.name}: {msg}"))
+                session,
+                format,
+                data,
+                file.name,
+                actor=actor,
+                idempotency_key=key,
+                options=options,
+                progress=lambda msg: progress.update(task, description=f"{file.name}: {msg}"),
+            )
     _print_result(result)
 
 
@@ -58,7 +66,8 @@ def _print_result(result: dict[str, object]) -> None:
         return
     clikit.console.print(
         f"submission {result['submission_id']}: {result['rows']:,} rows — {result['new']:,} new, "
-        f"{result['revised']:,} revised, {result['unchanged']:,} unchanged")
+        f"{result['revised']:,} revised, {result['unchanged']:,} unchanged"
+    )
     for note in result.get("notes", []) or []:  # type: ignore[union-attr]
         clikit.console.print(f"note: {note}")
     warnings = result.get("warnings") or []
@@ -79,10 +88,15 @@ def export_command(
 ) -> None:
     """Export published figures in a standard layout."""
     with clikit.session_scope() as session:
-        data, _, name = exchange.export_bytes(
-            session, format, jurisdiction, level=level,
-            start=clikit.parse_day(start) if start else None, end=clikit.parse_day(end) if end else None,
-            view="all" if include_provisional else "public")
+        data, _, _name = exchange.export_bytes(
+            session,
+            format,
+            jurisdiction,
+            level=level,
+            start=clikit.parse_day(start) if start else None,
+            end=clikit.parse_day(end) if end else None,
+            view="all" if include_provisional else "public",
+        )
     if output:
         output.write_bytes(data)
         clikit.err.print(f"wrote {len(data):,} bytes to {output}")
@@ -91,10 +105,11 @@ def export_command(
 
 
 @app.command()
-def submit(file: Annotated[Path, typer.Argument(help="long CSV: jurisdiction,date,indicator,"
-                                                       "disaggregation,value,reason")],
-           user: UserOpt = None,
-           key: Annotated[str | None, typer.Option(help="idempotency key")] = None) -> None:
+def submit(
+    file: Annotated[Path, typer.Argument(help="long CSV: jurisdiction,date,indicator,disaggregation,value,reason")],
+    user: UserOpt = None,
+    key: Annotated[str | None, typer.Option(help="idempotency key")] = None,
+) -> None:
     """Submit a day's report as a long CSV (same as `accord import --format csv`)."""
     import_command(file, "csv", user, key, None, None)
 
@@ -111,8 +126,9 @@ def _days(values: list[str]) -> list[date]:
 
 
 @app.command()
-def approve(code: str, dates: Annotated[list[str], typer.Argument(help="days or ranges A..B")],
-            user: UserOpt = None) -> None:
+def approve(
+    code: str, dates: Annotated[list[str], typer.Argument(help="days or ranges A..B")], user: UserOpt = None
+) -> None:
     """Approve (lock and publish) a unit's reporting days."""
     with clikit.session_scope() as session:
         n = service.approve(session, clikit.actor_from(session, user), code, _days(dates), now=utcnow())
@@ -120,8 +136,12 @@ def approve(code: str, dates: Annotated[list[str], typer.Argument(help="days or 
 
 
 @app.command()
-def hold(code: str, dates: Annotated[list[str], typer.Argument(help="days or ranges A..B")],
-         release: bool = False, user: UserOpt = None) -> None:
+def hold(
+    code: str,
+    dates: Annotated[list[str], typer.Argument(help="days or ranges A..B")],
+    release: bool = False,
+    user: UserOpt = None,
+) -> None:
     """Hold days from auto-publication (or --release them)."""
     with clikit.session_scope() as session:
         n = service.set_hold(session, clikit.actor_from(session, user), code, _days(dates), hold=not release)
@@ -138,32 +158,52 @@ def publish_due() -> None:
 
 
 @app.command()
-def schedule(code: str,
-             indicators: Annotated[str, typer.Option(help="comma-separated indicator codes")] =
-             "new_confirmed,new_deaths,new_recovered",
-             level: Annotated[str | None, typer.Option(help="apply to every unit at this level below CODE")] = None,
-             frequency: str = "daily", deadline_hour: int = 10, due_days_after: int = 1,
-             active_from: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default today)")] = None,
-             user: UserOpt = None) -> None:
+def schedule(
+    code: str,
+    indicators: Annotated[
+        str, typer.Option(help="comma-separated indicator codes")
+    ] = "new_confirmed,new_deaths,new_recovered",
+    level: Annotated[str | None, typer.Option(help="apply to every unit at this level below CODE")] = None,
+    frequency: str = "daily",
+    deadline_hour: int = 10,
+    due_days_after: int = 1,
+    active_from: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default today)")] = None,
+    user: UserOpt = None,
+) -> None:
     """Set the reporting schedule of a unit or of every unit at a level."""
     with clikit.session_scope() as session:
         n = service.set_schedule(
-            session, clikit.actor_from(session, user), code, [c.strip() for c in indicators.split(",") if c],
-            level=level, frequency=frequency, deadline_hour=deadline_hour, due_days_after=due_days_after,
-            active_from=clikit.parse_day(active_from) if active_from else utcnow().date())
+            session,
+            clikit.actor_from(session, user),
+            code,
+            [c.strip() for c in indicators.split(",") if c],
+            level=level,
+            frequency=frequency,
+            deadline_hour=deadline_hour,
+            due_days_after=due_days_after,
+            active_from=clikit.parse_day(active_from) if active_from else utcnow().date(),
+        )
     clikit.console.print(f"scheduled {n} unit(s)")
 
 
 @app.command()
-def compliance(code: str, start: str, end: str,
-               record: Annotated[bool, typer.Option(help="store late/missing reports as flags")] = False) -> None:
+def compliance(
+    code: str,
+    start: str,
+    end: str,
+    record: Annotated[bool, typer.Option(help="store late/missing reports as flags")] = False,
+) -> None:
     """Which scheduled reports came on time, late, or not at all."""
     s = clikit.settings()
     with clikit.session_scope() as session:
-        frame = service.compliance(session, code, clikit.parse_day(start), clikit.parse_day(end), utcnow(),
-                                   s.timezone)
-        added = service.record_reporting_flags(session, code, clikit.parse_day(start), clikit.parse_day(end),
-                                               utcnow(), s.timezone) if record else 0
+        frame = service.compliance(session, code, clikit.parse_day(start), clikit.parse_day(end), utcnow(), s.timezone)
+        added = (
+            service.record_reporting_flags(
+                session, code, clikit.parse_day(start), clikit.parse_day(end), utcnow(), s.timezone
+            )
+            if record
+            else 0
+        )
     counts = frame["status"].value_counts().to_dict() if len(frame) else {}
     clikit.console.print(", ".join(f"{k}: {v:,}" for k, v in sorted(counts.items())) or "no scheduled reports")
     if record:
@@ -171,9 +211,11 @@ def compliance(code: str, start: str, end: str,
 
 
 @app.command()
-def flags(code: Annotated[str | None, typer.Argument(help="only under this jurisdiction")] = None,
-          kind: Annotated[str | None, typer.Option("--code", help="flag code")] = None,
-          limit: int = 50) -> None:
+def flags(
+    code: Annotated[str | None, typer.Argument(help="only under this jurisdiction")] = None,
+    kind: Annotated[str | None, typer.Option("--code", help="flag code")] = None,
+    limit: int = 50,
+) -> None:
     """List validation flags."""
     with clikit.session_scope() as session:
         rows, total = service.flags(session, root_code=code, code=kind, limit=limit)
@@ -185,17 +227,27 @@ def flags(code: Annotated[str | None, typer.Argument(help="only under this juris
 
 
 @app.command()
-def series(code: str, indicator: str = "new_confirmed", disaggregation: str = "",
-           start: str | None = None, end: str | None = None,
-           as_of: Annotated[str | None, typer.Option(help="what was known at this time (ISO, with offset)")] = None,
-           provisional: Annotated[bool, typer.Option(help="include unapproved figures")] = True) -> None:
+def series(
+    code: str,
+    indicator: str = "new_confirmed",
+    disaggregation: str = "",
+    start: str | None = None,
+    end: str | None = None,
+    as_of: Annotated[str | None, typer.Option(help="what was known at this time (ISO, with offset)")] = None,
+    provisional: Annotated[bool, typer.Option(help="include unapproved figures")] = True,
+) -> None:
     """Print a daily series as CSV."""
     with clikit.session_scope() as session:
         frame = service.series(
-            session, code, indicator, disaggregation=disaggregation,
-            start=clikit.parse_day(start) if start else None, end=clikit.parse_day(end) if end else None,
+            session,
+            code,
+            indicator,
+            disaggregation=disaggregation,
+            start=clikit.parse_day(start) if start else None,
+            end=clikit.parse_day(end) if end else None,
             view="all" if provisional else "public",
-            as_of=datetime.fromisoformat(as_of) if as_of else None)
+            as_of=datetime.fromisoformat(as_of) if as_of else None,
+        )
     sys.stdout.write(frame.to_csv(index=False, date_format="%Y-%m-%d"))
 
 

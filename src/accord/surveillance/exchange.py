@@ -22,15 +22,24 @@ from accord.surveillance import formats, service
 from accord.surveillance import indicators as ind
 
 
-def import_bytes(session: Session, fmt: str, data: bytes, filename: str, *, actor: Actor,
-                 idempotency_key: str | None = None, options: dict[str, Any] | None = None,
-                 progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def import_bytes(
+    session: Session,
+    fmt: str,
+    data: bytes,
+    filename: str,
+    *,
+    actor: Actor,
+    idempotency_key: str | None = None,
+    options: dict[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     spec = formats.get(fmt)
     parsed = spec.parse(data, filename, **(options or {}))
     if parsed.problems:
         n = len(parsed.problems)
-        raise AccordError(f"{filename} was not imported ({n} problem{'s' if n > 1 else ''}); nothing was stored",
-                          parsed.problems)
+        raise AccordError(
+            f"{filename} was not imported ({n} problem{'s' if n > 1 else ''}); nothing was stored", parsed.problems
+        )
     if progress:
         progress(f"parsed {len(parsed.frame):,} observations")
     created = 0
@@ -39,29 +48,55 @@ def import_bytes(session: Session, fmt: str, data: bytes, filename: str, *, acto
         missing = new_places[~new_places["code"].isin(places.load_index(session).by_code)]
         if len(missing):
             if actor.role is not Role.ADMIN:
-                raise Forbidden(f"{filename} needs {len(missing)} new jurisdictions (e.g. "
-                                f"'{missing['code'].iat[0]}'); only an admin may create them")
+                raise Forbidden(
+                    f"{filename} needs {len(missing)} new jurisdictions (e.g. "
+                    f"'{missing['code'].iat[0]}'); only an admin may create them"
+                )
             created = places.import_places(session, missing, file=filename).created
             if progress:
                 progress(f"created {created} jurisdictions for non-geographic buckets")
     key = idempotency_key or f"import:{fmt}:{hashlib.sha256(data).hexdigest()}"
-    result = service.submit(session, parsed.frame, actor=actor, source=f"import:{fmt}:{filename}"[:200],
-                            idempotency_key=key, file=filename)
-    return {**result.as_dict(), "format": fmt, "file": filename, "notes": list(parsed.notes),
-            "jurisdictions_created": created}
+    result = service.submit(
+        session, parsed.frame, actor=actor, source=f"import:{fmt}:{filename}"[:200], idempotency_key=key, file=filename
+    )
+    return {
+        **result.as_dict(),
+        "format": fmt,
+        "file": filename,
+        "notes": list(parsed.notes),
+        "jurisdictions_created": created,
+    }
 
 
-def export_frame(session: Session, root: str, *, level: str | None = None, start: date | None = None,
-                 end: date | None = None, view: str = "public") -> pd.DataFrame:
+def export_frame(
+    session: Session,
+    root: str,
+    *,
+    level: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    view: str = "public",
+) -> pd.DataFrame:
     return service.figures_at_level(session, root, level, list(ind.STORED_CODES), start, end, view)
 
 
-def export_bytes(session: Session, fmt: str, root: str, *, level: str | None = None, start: date | None = None,
-                 end: date | None = None, view: str = "public") -> tuple[bytes, str, str]:
+def export_bytes(
+    session: Session,
+    fmt: str,
+    root: str,
+    *,
+    level: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    view: str = "public",
+) -> tuple[bytes, str, str]:
     spec = formats.get(fmt)
     if spec.render is None:
-        raise AccordError("unsupported export", [Problem(f"format '{fmt}' can be imported but not exported",
-                                                         field="format")], status=400)
+        raise AccordError(
+            "unsupported export",
+            [Problem(f"format '{fmt}' can be imported but not exported", field="format")],
+            status=400,
+        )
     frame = export_frame(session, root, level=level, start=start, end=end, view=view)
     data = spec.render(frame)
     suffix = f"_{level}" if level else ""

@@ -6,7 +6,6 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     Date,
     Float,
@@ -50,23 +49,26 @@ class Submission(Base):
 
 
 class Observation(Base):
-    """One revision of one value. Append-only: never updated, never deleted."""
+    """One revision of one value. Append-only: never updated, never deleted.
+
+    Keyed by the figure it revises plus its revision number, so the table is clustered by figure: the
+    history of a value is one range read, and no second index has to be maintained on every insert.
+    """
 
     __tablename__ = "observation"
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    jurisdiction_id: Mapped[int] = mapped_column(ForeignKey("jurisdiction.id"), primary_key=True)
+    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicator.id"), primary_key=True)
+    date: Mapped[date] = mapped_column(Date, primary_key=True)
+    disaggregation: Mapped[str] = mapped_column(String(40), primary_key=True, default="")
+    revision: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"))
-    jurisdiction_id: Mapped[int] = mapped_column(ForeignKey("jurisdiction.id"))
-    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicator.id"))
-    date: Mapped[date] = mapped_column(Date)
-    disaggregation: Mapped[str] = mapped_column(String(40), default="")
     value: Mapped[float] = mapped_column(Float(53))
-    revision: Mapped[int] = mapped_column(SmallInteger)
     previous_value: Mapped[float | None] = mapped_column(Float(53))
     reason: Mapped[str | None] = mapped_column(Text)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    __table_args__ = (Index("ix_observation_key", "jurisdiction_id", "indicator_id", "date"),)
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
 
 class Figure(Base):
@@ -108,8 +110,11 @@ class ReportDay(Base):
     approved_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     auto_published: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    __table_args__ = (Index("ix_report_day_status", "status", "first_submitted_at"),
-                      {"sqlite_with_rowid": False})
+    __table_args__ = (
+        Index("ix_report_day_status", "status", "first_submitted_at"),
+        Index("ix_report_day_approved_at", "approved_at"),
+        {"sqlite_with_rowid": False},
+    )
 
 
 class Flag(Base):

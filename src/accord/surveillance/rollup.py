@@ -96,9 +96,7 @@ def propagate(state: pd.DataFrame, changes: pd.DataFrame, parents: pd.Series) ->
             d = p[f"d_{suffix}"].astype(float).fillna(0.0).to_numpy()
             present = p[f"p_{suffix}"].fillna(False).to_numpy(dtype=bool)
             old_child = old[f"child_{suffix}"].to_numpy(dtype=float)
-            new_child = np.where(
-                np.isnan(old_child), np.where(present, d, np.nan), old_child + d
-            )
+            new_child = np.where(np.isnan(old_child), np.where(present, d, np.nan), old_child + d)
             new[f"child_{suffix}"] = new_child
             new_own = c[f"own_{suffix}"].to_numpy(dtype=float)
             old_own = old[f"own_{suffix}"].to_numpy(dtype=float)

@@ -32,8 +32,7 @@ from accord.surveillance.model import (
 )
 
 KEY = rollup.KEY
-FRAME_COLUMNS = ["jurisdiction", "jurisdiction_name", "date", "indicator", "disaggregation", "value", "reason",
-                 "line"]
+FRAME_COLUMNS = ["jurisdiction", "jurisdiction_name", "date", "indicator", "disaggregation", "value", "reason", "line"]
 
 
 # ---------------------------------------------------------------------------------------------- catalog
@@ -70,16 +69,20 @@ class SubmissionResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "submission_id": self.submission_id, "replayed": self.replayed, "rows": self.rows,
-            "new": self.new, "revised": self.revised, "unchanged": self.unchanged,
-            "recorded_at": self.recorded_at.isoformat(), "warnings": self.warnings,
+            "submission_id": self.submission_id,
+            "replayed": self.replayed,
+            "rows": self.rows,
+            "new": self.new,
+            "revised": self.revised,
+            "unchanged": self.unchanged,
+            "recorded_at": self.recorded_at.isoformat(),
+            "warnings": self.warnings,
         }
 
 
 def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
-    for col, default in (("jurisdiction", ""), ("jurisdiction_name", ""), ("disaggregation", ""),
-                         ("reason", "")):
+    for col, default in (("jurisdiction", ""), ("jurisdiction_name", ""), ("disaggregation", ""), ("reason", "")):
         if col not in out:
             out[col] = default
         out[col] = out[col].fillna(default).astype(str)
@@ -96,9 +99,16 @@ def content_hash(frame: pd.DataFrame) -> str:
     return hashlib.sha256(np.sort(hashed).tobytes()).hexdigest()
 
 
-def submit(session: Session, frame: pd.DataFrame, *, actor: Actor, source: str,
-           idempotency_key: str | None = None, file: str | None = None,
-           now: datetime | None = None) -> SubmissionResult:
+def submit(
+    session: Session,
+    frame: pd.DataFrame,
+    *,
+    actor: Actor,
+    source: str,
+    idempotency_key: str | None = None,
+    file: str | None = None,
+    now: datetime | None = None,
+) -> SubmissionResult:
     """Validate and apply one batch of observations, with roll-up, in the caller's transaction."""
     now = now or utcnow()
     if not actor.can(SUBMITTERS):
@@ -119,25 +129,32 @@ def submit(session: Session, frame: pd.DataFrame, *, actor: Actor, source: str,
     frame["jurisdiction_id"] = _resolve_jurisdictions(frame, index)
     _check_scope(session, actor, frame, index)
     frame["jurisdiction_known"] = frame["jurisdiction_id"] >= 0
-    frame["in_batch_duplicate"] = frame.duplicated(
-        ["jurisdiction_id", "date", "indicator", "disaggregation"], keep=False
-    ) & frame["jurisdiction_known"]
+    frame["in_batch_duplicate"] = (
+        frame.duplicated(["jurisdiction_id", "date", "indicator", "disaggregation"], keep=False)
+        & frame["jurisdiction_known"]
+    )
     today = now.date()
     findings = validation.check_rows(frame, today)
     _raise_on_errors(findings, frame, file)
 
     frame["indicator_id"] = frame["indicator"].map(ids).astype(np.int64)
-    state = _load_state(session, frame, index, lookback_days=7)
+    state = _load_state(session, frame, index)
     frame = _attach_store_context(session, frame, state)
     store_findings = validation.check_against_store(frame)
     _raise_on_errors(store_findings, frame, file)
 
     changed = frame["previous"].isna() | (frame["previous"] != frame["value"])
-    sub = Submission(idempotency_key=idempotency_key, content_hash=digest, submitter_id=actor.user_id,
-                     source=source[:200], recorded_at=now, n_rows=len(frame))
+    sub = Submission(
+        idempotency_key=idempotency_key,
+        content_hash=digest,
+        submitter_id=actor.user_id,
+        source=source[:200],
+        recorded_at=now,
+        n_rows=len(frame),
+    )
     session.add(sub)
     session.flush()
-    work = frame[changed]
+    work = frame[changed].sort_values(KEY)  # key order: the clustered tables take appends, not scatter
     _insert_revisions(session, work, sub.id, now)
     changes = work[KEY].copy()
     changes["own_all"] = work["value"].to_numpy()
@@ -151,10 +168,16 @@ def submit(session: Session, frame: pd.DataFrame, *, actor: Actor, source: str,
     _store_flags(session, flags)
     n_new = int(work["previous"].isna().sum())
     result = SubmissionResult(
-        submission_id=sub.id, replayed=False, rows=len(frame), new=n_new, revised=len(work) - n_new,
-        unchanged=int((~changed).sum()), recorded_at=now,
-        warnings=[{k: v for k, v in f.items() if k in ("code", "message", "jurisdiction", "date")}
-                  for f in flags[:200]],
+        submission_id=sub.id,
+        replayed=False,
+        rows=len(frame),
+        new=n_new,
+        revised=len(work) - n_new,
+        unchanged=int((~changed).sum()),
+        recorded_at=now,
+        warnings=[
+            {k: v for k, v in f.items() if k in ("code", "message", "jurisdiction", "date")} for f in flags[:200]
+        ],
     )
     sub.summary = {k: v for k, v in result.as_dict().items() if k != "recorded_at"}
     sub.summary["warning_count"] = len(flags)
@@ -164,9 +187,14 @@ def submit(session: Session, frame: pd.DataFrame, *, actor: Actor, source: str,
 def _replayed(prior: Submission) -> SubmissionResult:
     s = prior.summary or {}
     return SubmissionResult(
-        submission_id=prior.id, replayed=True, rows=prior.n_rows, new=int(s.get("new", 0)),  # type: ignore[call-overload]
-        revised=int(s.get("revised", 0)), unchanged=int(s.get("unchanged", 0)),  # type: ignore[call-overload]
-        recorded_at=prior.recorded_at, warnings=list(s.get("warnings", [])),  # type: ignore[call-overload]
+        submission_id=prior.id,
+        replayed=True,
+        rows=prior.n_rows,
+        new=int(s.get("new", 0)),  # type: ignore[call-overload]
+        revised=int(s.get("revised", 0)),
+        unchanged=int(s.get("unchanged", 0)),  # type: ignore[call-overload]
+        recorded_at=prior.recorded_at,
+        warnings=list(s.get("warnings", [])),  # type: ignore[call-overload]
     )
 
 
@@ -175,9 +203,11 @@ def _resolve_jurisdictions(frame: pd.DataFrame, index: places.TreeIndex) -> np.n
     ids = frame["jurisdiction"].map(by_code)
     need_name = ids.isna() & (frame["jurisdiction"] == "") & (frame["jurisdiction_name"] != "")
     if need_name.any():
+
         def by_name(name: str) -> float:
             hits = index.names.get(name.casefold(), [])
             return float(hits[0]) if len(hits) == 1 else np.nan
+
         ids[need_name] = frame.loc[need_name, "jurisdiction_name"].map(by_name)
     # show the name where no code was given, so messages say what the file said
     frame.loc[frame["jurisdiction"] == "", "jurisdiction"] = frame["jurisdiction_name"]
@@ -189,24 +219,29 @@ def _check_scope(session: Session, actor: Actor, frame: pd.DataFrame, index: pla
         return
     if actor.scope_id is None:
         raise Forbidden(f"{actor.username} has no jurisdiction to report for")
-    allowed = set(session.scalars(select(JurisdictionClosure.descendant_id).where(
-        JurisdictionClosure.ancestor_id == actor.scope_id)))
+    allowed = set(
+        session.scalars(
+            select(JurisdictionClosure.descendant_id).where(JurisdictionClosure.ancestor_id == actor.scope_id)
+        )
+    )
     known = frame["jurisdiction_id"] >= 0
     outside = known & ~frame["jurisdiction_id"].isin(allowed)
     if outside.any():
         codes = sorted(set(frame.loc[outside, "jurisdiction"]))
         scope_code = index.codes[index.ids == actor.scope_id][0]
         more = f" (and {len(codes) - 1} more)" if len(codes) > 1 else ""
-        raise Forbidden(f"{actor.username} may report only within '{scope_code}', not for "
-                        f"'{codes[0]}'{more}; nothing was stored")
+        raise Forbidden(
+            f"{actor.username} may report only within '{scope_code}', not for '{codes[0]}'{more}; nothing was stored"
+        )
 
 
 def _raise_on_errors(findings: list[validation.Finding], frame: pd.DataFrame, file: str | None) -> None:
     problems = validation.problems_from(findings, frame["line"].to_numpy(), file)
     if problems:
         n = len(problems)
-        raise AccordError(f"the batch was rejected ({n} problem{'s' if n > 1 else ''}); nothing was stored",
-                          problems[:500])
+        raise AccordError(
+            f"the batch was rejected ({n} problem{'s' if n > 1 else ''}); nothing was stored", problems[:500]
+        )
 
 
 def _ancestor_ids(ids: np.ndarray, index: places.TreeIndex) -> np.ndarray:
@@ -219,33 +254,46 @@ def _ancestor_ids(ids: np.ndarray, index: places.TreeIndex) -> np.ndarray:
     return np.unique(np.concatenate(out))
 
 
-def _load_state(session: Session, frame: pd.DataFrame, index: places.TreeIndex,
-                lookback_days: int = 0) -> pd.DataFrame:
-    """Stored figures for the batch's keys and every ancestor key, plus a trailing window for outliers."""
+def _load_state(session: Session, frame: pd.DataFrame, index: places.TreeIndex) -> pd.DataFrame:
+    """Stored figures for the batch's keys and every ancestor key (the input of the roll-up)."""
     jids = _ancestor_ids(np.unique(frame["jurisdiction_id"].to_numpy(dtype=np.int64)), index)
     iids = sorted(set(frame["indicator_id"].astype(int)))
-    d0 = frame["date"].min().date() - timedelta(days=lookback_days)
-    d1 = frame["date"].max().date()
-    name = store.dialect(session)
-    parts = []
-    for chunk in store.in_chunks(jids.tolist()):
-        parts.append(store.read_frame(
-            session,
-            "SELECT jurisdiction_id, indicator_id, date, disaggregation, own_all, own_pub, child_all, "
-            f"child_pub, revisions FROM figure WHERE jurisdiction_id IN ({','.join(map(str, chunk))}) "
-            f"AND indicator_id IN ({','.join(map(str, iids))}) AND date BETWEEN :d0 AND :d1",
-            {"d0": store.date_param(d0, name), "d1": store.date_param(d1, name)},
-        ))
-    state = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    if state.empty:
-        state = pd.DataFrame(columns=[*KEY, *rollup.STATE_COLUMNS, "revisions"])
-    state["date"] = pd.to_datetime(state["date"])
+    state = _read_figures(
+        session,
+        jids.tolist(),
+        iids,
+        frame["date"].min().date(),
+        frame["date"].max().date(),
+        "own_all, own_pub, child_all, child_pub, revisions",
+    )
+    if len(state) and frame["date"].nunique() > 1:
+        # a multi-day batch read the whole date range: keep only the batch's own dates
+        state = state[state["date"].isin(frame["date"].unique())]
     for c in rollup.STATE_COLUMNS:
         state[c] = pd.to_numeric(state[c]).astype(float)
-    state["jurisdiction_id"] = state["jurisdiction_id"].astype(np.int64)
-    state["indicator_id"] = state["indicator_id"].astype(np.int64)
-    state["disaggregation"] = state["disaggregation"].astype(str)
-    return state
+    return state.reset_index(drop=True)
+
+
+def _read_figures(session: Session, jids: list[int], iids: list[int], d0: date, d1: date, columns: str) -> pd.DataFrame:
+    name = store.dialect(session)
+    parts = [
+        store.read_frame(
+            session,
+            f"SELECT jurisdiction_id, indicator_id, date, disaggregation, {columns} FROM figure WHERE jurisdiction_id "
+            f"IN ({','.join(map(str, chunk))}) AND indicator_id IN ({','.join(map(str, iids))}) "
+            "AND date BETWEEN :d0 AND :d1",
+            {"d0": store.date_param(d0, name), "d1": store.date_param(d1, name)},
+        )
+        for chunk in store.in_chunks(jids)
+    ]
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if out.empty:
+        out = pd.DataFrame(columns=[*KEY, *[c.strip() for c in columns.split(",")]])
+    out["date"] = pd.to_datetime(out["date"])
+    out["jurisdiction_id"] = out["jurisdiction_id"].astype(np.int64)
+    out["indicator_id"] = out["indicator_id"].astype(np.int64)
+    out["disaggregation"] = out["disaggregation"].astype(str)
+    return out
 
 
 def _attach_store_context(session: Session, frame: pd.DataFrame, state: pd.DataFrame) -> pd.DataFrame:
@@ -253,7 +301,7 @@ def _attach_store_context(session: Session, frame: pd.DataFrame, state: pd.DataF
     merged = merged.rename(columns={"own_all": "previous"})
     merged["revisions"] = merged["revisions"].fillna(0).astype(int)
     merged["locked"] = _locked(session, merged)
-    merged["trailing_mean"] = _trailing_mean(merged, state)
+    merged["trailing_mean"] = _trailing_mean(session, merged)
     return merged
 
 
@@ -261,12 +309,15 @@ def _locked(session: Session, frame: pd.DataFrame) -> np.ndarray:
     name = store.dialect(session)
     jids = sorted(set(frame["jurisdiction_id"].astype(int)))
     d0, d1 = frame["date"].min().date(), frame["date"].max().date()
-    parts = [store.read_frame(
-        session,
-        f"SELECT jurisdiction_id, date FROM report_day WHERE status = 'approved' AND jurisdiction_id IN "
-        f"({','.join(map(str, chunk))}) AND date BETWEEN :d0 AND :d1",
-        {"d0": store.date_param(d0, name), "d1": store.date_param(d1, name)},
-    ) for chunk in store.in_chunks(jids)]
+    parts = [
+        store.read_frame(
+            session,
+            f"SELECT jurisdiction_id, date FROM report_day WHERE status = 'approved' AND jurisdiction_id IN "
+            f"({','.join(map(str, chunk))}) AND date BETWEEN :d0 AND :d1",
+            {"d0": store.date_param(d0, name), "d1": store.date_param(d1, name)},
+        )
+        for chunk in store.in_chunks(jids)
+    ]
     approved = pd.concat(parts, ignore_index=True)
     if approved.empty:
         return np.zeros(len(frame), dtype=bool)
@@ -277,47 +328,95 @@ def _locked(session: Session, frame: pd.DataFrame) -> np.ndarray:
     return m["locked"].fillna(False).to_numpy(dtype=bool)
 
 
-def _trailing_mean(frame: pd.DataFrame, state: pd.DataFrame) -> np.ndarray:
-    """Mean of the stored own values over the 7 days before each row's date (NaN without history)."""
-    hist = state[[*KEY, "own_all"]].dropna(subset=["own_all"])
-    if hist.empty:
-        return np.full(len(frame), np.nan)
-    rows = frame[KEY].reset_index()
-    parts = []
-    for lag in range(1, 8):
-        shifted = hist.copy()
-        shifted["date"] = shifted["date"] + pd.Timedelta(days=lag)
-        parts.append(shifted)
-    window = pd.concat(parts)
-    agg = window.groupby(KEY, sort=False)["own_all"].agg(["sum", "count"]).reset_index()
-    m = rows.merge(agg, on=KEY, how="left").set_index("index").sort_index()
-    mean = m["sum"] / m["count"]
-    return mean.where(m["count"] >= 3).to_numpy(dtype=float)
+def _trailing_mean(session: Session, frame: pd.DataFrame) -> np.ndarray:
+    """Mean of a count over the 7 days before each row (stored values, overridden by the batch's own);
+    NaN with fewer than 3 days of history. Only totals are checked: parts follow their total."""
+    count_codes = [c for c, i in ind.CATALOG.items() if i.aggregation is ind.Aggregation.COUNT]
+    # only values above the floor can be outliers: history is read for those rows alone
+    check = (
+        frame["indicator"].isin(count_codes)
+        & (frame["disaggregation"] == ind.TOTAL)
+        & (frame["value"] > validation.OUTLIER_FLOOR)
+    )
+    out = np.full(len(frame), np.nan)
+    if not check.any():
+        return out
+    rows = frame[check]
+    d0 = rows["date"].min().date() - timedelta(days=7)
+    stored = _read_figures(
+        session,
+        sorted(set(rows["jurisdiction_id"].astype(int))),
+        sorted(set(rows["indicator_id"].astype(int))),
+        d0,
+        (rows["date"].max() - pd.Timedelta(days=1)).date(),
+        "own_all",
+    )
+    stored = stored[stored["disaggregation"] == ind.TOTAL].dropna(subset=["own_all"])
+    series = ["jurisdiction_id", "indicator_id"]
+    hist = pd.concat(
+        [stored[[*series, "date", "own_all"]], rows[[*series, "date"]].assign(own_all=rows["value"].to_numpy())]
+    )
+    hist = hist.drop_duplicates([*series, "date"], keep="last")
+    # a dense (series x day) matrix: the trailing window is then one vectorised pass
+    # indicator ids are small: one int64 per series keeps the factorisation cheap
+    series_key = hist["jurisdiction_id"].to_numpy(np.int64) * 4096 + hist["indicator_id"].to_numpy(np.int64)
+    codes, uniques = pd.factorize(series_key)
+    first = hist["date"].min()
+    col = ((hist["date"] - first).dt.days).to_numpy()
+    matrix = np.full((len(uniques), int(col.max()) + 1), np.nan)
+    matrix[codes, col] = hist["own_all"].to_numpy(dtype=float)
+    means = validation.trailing_mean(matrix, window=7, min_periods=3)
+    row_key = rows["jurisdiction_id"].to_numpy(np.int64) * 4096 + rows["indicator_id"].to_numpy(np.int64)
+    rcodes = pd.Index(uniques).get_indexer(row_key)
+    rcol = ((rows["date"] - first).dt.days).to_numpy()
+    out[np.flatnonzero(check.to_numpy())] = means[np.asarray(rcodes, dtype=np.int64), rcol]
+    return out
 
 
 def _insert_revisions(session: Session, work: pd.DataFrame, submission_id: int, now: datetime) -> None:
     name = store.dialect(session)
     ts = db_timestamp(now, name)
-    rows = list(zip(
-        [submission_id] * len(work),
-        store.py(work["jurisdiction_id"].to_numpy()),
-        store.py(work["indicator_id"].to_numpy()),
-        store.to_db_dates(work["date"], name),
-        work["disaggregation"].tolist(),
-        store.py(work["value"].to_numpy()),
-        store.py((work["revisions"] + 1).to_numpy()),
-        store.py(work["previous"].to_numpy()),
-        [r or None for r in work["reason"].tolist()],
-        [ts] * len(work),
-        strict=True,
-    ))
-    store.insert_rows(session, "observation", [
-        "submission_id", "jurisdiction_id", "indicator_id", "date", "disaggregation", "value", "revision",
-        "previous_value", "reason", "recorded_at"], rows)
+    rows = list(
+        zip(
+            [submission_id] * len(work),
+            store.py(work["jurisdiction_id"].to_numpy()),
+            store.py(work["indicator_id"].to_numpy()),
+            store.to_db_dates(work["date"], name),
+            work["disaggregation"].tolist(),
+            store.py(work["value"].to_numpy()),
+            store.py((work["revisions"] + 1).to_numpy()),
+            store.py(work["previous"].to_numpy()),
+            [r or None for r in work["reason"].tolist()],
+            [ts] * len(work),
+            strict=True,
+        )
+    )
+    store.insert_rows(
+        session,
+        "observation",
+        [
+            "submission_id",
+            "jurisdiction_id",
+            "indicator_id",
+            "date",
+            "disaggregation",
+            "value",
+            "revision",
+            "previous_value",
+            "reason",
+            "recorded_at",
+        ],
+        rows,
+    )
 
 
-def _apply(session: Session, state: pd.DataFrame, changes: pd.DataFrame, index: places.TreeIndex,
-           revised_keys: pd.DataFrame | None = None) -> pd.DataFrame:
+def _apply(
+    session: Session,
+    state: pd.DataFrame,
+    changes: pd.DataFrame,
+    index: places.TreeIndex,
+    revised_keys: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Propagate changed own values up the tree and write every changed figure row."""
     involved = _ancestor_ids(np.unique(changes["jurisdiction_id"].to_numpy(dtype=np.int64)), index)
     parents = index.parent_of.reindex(involved)
@@ -333,16 +432,23 @@ def _apply(session: Session, state: pd.DataFrame, changes: pd.DataFrame, index: 
         new = new.merge(bump, on=KEY, how="left")
         new["revisions"] += new["_b"].fillna(0).astype(int)
         new = new.drop(columns="_b")
+    new = new.sort_values(KEY)
     name = store.dialect(session)
-    rows = list(zip(
-        store.py(new["jurisdiction_id"].to_numpy()), store.py(new["indicator_id"].to_numpy()),
-        store.to_db_dates(new["date"], name), new["disaggregation"].tolist(),
-        store.py(new["own_all"].to_numpy()), store.py(new["own_pub"].to_numpy()),
-        store.py(new["child_all"].to_numpy()), store.py(new["child_pub"].to_numpy()),
-        store.py(new["revisions"].to_numpy()), strict=True,
-    ))
-    store.upsert_rows(session, "figure", KEY,
-                      [*KEY, "own_all", "own_pub", "child_all", "child_pub", "revisions"], rows)
+    rows = list(
+        zip(
+            store.py(new["jurisdiction_id"].to_numpy()),
+            store.py(new["indicator_id"].to_numpy()),
+            store.to_db_dates(new["date"], name),
+            new["disaggregation"].tolist(),
+            store.py(new["own_all"].to_numpy()),
+            store.py(new["own_pub"].to_numpy()),
+            store.py(new["child_all"].to_numpy()),
+            store.py(new["child_pub"].to_numpy()),
+            store.py(new["revisions"].to_numpy()),
+            strict=True,
+        )
+    )
+    store.upsert_rows(session, "figure", KEY, [*KEY, "own_all", "own_pub", "child_all", "child_pub", "revisions"], rows)
     return new
 
 
@@ -350,34 +456,43 @@ def _touch_report_days(session: Session, frame: pd.DataFrame, now: datetime) -> 
     name = store.dialect(session)
     days = frame[["jurisdiction_id", "date"]].drop_duplicates()
     ts = db_timestamp(now, name)
-    rows = list(zip(store.py(days["jurisdiction_id"].to_numpy()), store.to_db_dates(days["date"], name),
-                    strict=True))
+    rows = list(zip(store.py(days["jurisdiction_id"].to_numpy()), store.to_db_dates(days["date"], name), strict=True))
     cur = store.raw_cursor(session)
     mark = "?" if name == "sqlite" else "%s"
+    false = "0" if name == "sqlite" else "false"
     cur.executemany(
         "INSERT INTO report_day (jurisdiction_id, date, status, first_submitted_at, last_submitted_at, "
-        f"auto_published) VALUES ({mark}, {mark}, 'provisional', {mark}, {mark}, {'0' if name == 'sqlite' else 'false'}) "
+        f"auto_published) VALUES ({mark}, {mark}, 'provisional', {mark}, {mark}, {false}) "
         "ON CONFLICT (jurisdiction_id, date) DO UPDATE SET last_submitted_at = excluded.last_submitted_at",
         [(j, d, ts, ts) for j, d in rows],
     )
 
 
-def _row_flags(warnings: list[validation.Finding], frame: pd.DataFrame, submission_id: int,
-               now: datetime) -> list[dict[str, Any]]:
+def _row_flags(
+    warnings: list[validation.Finding], frame: pd.DataFrame, submission_id: int, now: datetime
+) -> list[dict[str, Any]]:
     out = []
     for f in warnings:
         row = frame.iloc[f.row]
-        out.append({
-            "code": f.code, "severity": "warning", "message": f.message,
-            "jurisdiction_id": int(row["jurisdiction_id"]), "jurisdiction": row["jurisdiction"],
-            "indicator_id": int(row["indicator_id"]), "date": row["date"].date().isoformat(),
-            "submission_id": submission_id, "created_at": now,
-        })
+        out.append(
+            {
+                "code": f.code,
+                "severity": "warning",
+                "message": f.message,
+                "jurisdiction_id": int(row["jurisdiction_id"]),
+                "jurisdiction": row["jurisdiction"],
+                "indicator_id": int(row["indicator_id"]),
+                "date": row["date"].date().isoformat(),
+                "submission_id": submission_id,
+                "created_at": now,
+            }
+        )
     return out
 
 
-def _tree_flags(new: pd.DataFrame, old: pd.DataFrame, submission_id: int, now: datetime,
-                index: places.TreeIndex) -> list[dict[str, Any]]:
+def _tree_flags(
+    new: pd.DataFrame, old: pd.DataFrame, submission_id: int, now: datetime, index: places.TreeIndex
+) -> list[dict[str, Any]]:
     """Children summing to more than their parent's own report (only where it newly happens)."""
     if new.empty:
         return []
@@ -386,22 +501,27 @@ def _tree_flags(new: pd.DataFrame, old: pd.DataFrame, submission_id: int, now: d
     if cand.empty:
         return []
     before = cand[KEY].merge(old[[*KEY, "own_all", "child_all"]], on=KEY, how="left")
-    was = validation.children_exceed_parent(before["own_all"].to_numpy(float),
-                                            before["child_all"].to_numpy(float))
+    was = validation.children_exceed_parent(before["own_all"].to_numpy(float), before["child_all"].to_numpy(float))
     cand = cand[~was]
-    code_of = dict(zip(index.ids.tolist(), index.codes.tolist()))
+    code_of = dict(zip(index.ids.tolist(), index.codes.tolist(), strict=False))
     ind_codes = {}
     out = []
     for r in cand.itertuples(index=False):
         ind_codes.setdefault(r.indicator_id, r.indicator_id)
-        out.append({
-            "code": "children_exceed_parent", "severity": "warning",
-            "message": f"children of {code_of.get(r.jurisdiction_id)} sum to {r.child_all:g}, more than its own "
-                       f"report {r.own_all:g}",
-            "jurisdiction_id": int(r.jurisdiction_id), "jurisdiction": code_of.get(r.jurisdiction_id),
-            "indicator_id": int(r.indicator_id), "date": pd.Timestamp(r.date).date().isoformat(),
-            "submission_id": submission_id, "created_at": now,
-        })
+        out.append(
+            {
+                "code": "children_exceed_parent",
+                "severity": "warning",
+                "message": f"children of {code_of.get(r.jurisdiction_id)} sum to {r.child_all:g}, more than its own "
+                f"report {r.own_all:g}",
+                "jurisdiction_id": int(r.jurisdiction_id),
+                "jurisdiction": code_of.get(r.jurisdiction_id),
+                "indicator_id": int(r.indicator_id),
+                "date": pd.Timestamp(r.date).date().isoformat(),
+                "submission_id": submission_id,
+                "created_at": now,
+            }
+        )
     return out
 
 
@@ -409,17 +529,30 @@ def _store_flags(session: Session, flags: list[dict[str, Any]]) -> None:
     if not flags:
         return
     name = store.dialect(session)
-    rows = [(f["code"], f["severity"], f["message"], f["jurisdiction_id"], f["indicator_id"],
-             store.date_param(date.fromisoformat(f["date"]), name) if f.get("date") else None,
-             f["submission_id"], db_timestamp(f["created_at"], name)) for f in flags]
-    store.insert_rows(session, "flag", ["code", "severity", "message", "jurisdiction_id", "indicator_id",
-                                        "date", "submission_id", "created_at"], rows)
+    rows = [
+        (
+            f["code"],
+            f["severity"],
+            f["message"],
+            f["jurisdiction_id"],
+            f["indicator_id"],
+            store.date_param(date.fromisoformat(f["date"]), name) if f.get("date") else None,
+            f["submission_id"],
+            db_timestamp(f["created_at"], name),
+        )
+        for f in flags
+    ]
+    store.insert_rows(
+        session,
+        "flag",
+        ["code", "severity", "message", "jurisdiction_id", "indicator_id", "date", "submission_id", "created_at"],
+        rows,
+    )
 
 
 # --------------------------------------------------------------------------------------------- approval
 def _day_keys(session: Session, jid: int, dates: list[date]) -> list[ReportDay]:
-    return list(session.scalars(select(ReportDay).where(ReportDay.jurisdiction_id == jid,
-                                                        ReportDay.date.in_(dates))))
+    return list(session.scalars(select(ReportDay).where(ReportDay.jurisdiction_id == jid, ReportDay.date.in_(dates))))
 
 
 def _check_approver(session: Session, actor: Actor, node: Jurisdiction) -> None:
@@ -428,14 +561,15 @@ def _check_approver(session: Session, actor: Actor, node: Jurisdiction) -> None:
     if actor.unrestricted:
         return
     # the level above approves: the unit must be strictly below the coordinator's own jurisdiction
-    if actor.scope_id is None or actor.scope_id == node.id or not places.is_within(
-            session, actor.scope_id, node.id):
-        raise Forbidden(f"{actor.username} may not approve '{node.code}': reports are approved by a "
-                        "coordinator of a level above it")
+    if actor.scope_id is None or actor.scope_id == node.id or not places.is_within(session, actor.scope_id, node.id):
+        raise Forbidden(
+            f"{actor.username} may not approve '{node.code}': reports are approved by a coordinator of a level above it"
+        )
 
 
-def approve(session: Session, actor: Actor, code: str, dates: list[date], now: datetime | None = None,
-            auto: bool = False) -> int:
+def approve(
+    session: Session, actor: Actor, code: str, dates: list[date], now: datetime | None = None, auto: bool = False
+) -> int:
     """Approve (lock and publish) a unit's days. Returns how many days changed state."""
     now = now or utcnow()
     node = places.get(session, code)
@@ -452,31 +586,41 @@ def approve(session: Session, actor: Actor, code: str, dates: list[date], now: d
         d.approved_by = actor.user_id
     session.flush()
     if todo:
-        _publish_days(session, node.id, [d.date for d in todo])
+        _publish_days(session, node.id)
     return len(todo)
 
 
-def _publish_days(session: Session, jid: int, dates: list[date]) -> None:
-    """Make the own values of approved days public and roll the public figures up."""
+def _publish_days(session: Session, jid: int | None = None, approved_at: datetime | None = None) -> None:
+    """Make own values of approved days public and roll the public figures up.
+
+    Works from an invariant instead of a list: every figure of an approved day whose public value differs
+    from its current value is pending publication. One read, one roll-up, however many days.
+    """
     name = store.dialect(session)
-    index = places.load_index(session)
-    frames = []
-    for start in range(0, len(dates), 500):
-        chunk = dates[start:start + 500]
-        marks = ", ".join(f":d{i}" for i in range(len(chunk)))
-        frames.append(store.read_frame(
-            session,
-            f"SELECT jurisdiction_id, indicator_id, date, disaggregation, own_all FROM figure WHERE "
-            f"jurisdiction_id = :j AND own_all IS NOT NULL AND date IN ({marks})",
-            {"j": jid, **{f"d{i}": store.date_param(d, name) for i, d in enumerate(chunk)}},
-        ))
-    rows = pd.concat(frames, ignore_index=True)
+    where, params = "", {}
+    if jid is not None:
+        where += " AND r.jurisdiction_id = :j"
+        params["j"] = jid
+    if approved_at is not None:
+        where += " AND r.approved_at = :at"
+        params["at"] = db_timestamp(approved_at, name)
+    iids = ",".join(str(i) for i in sorted(indicator_ids(session).values()))
+    rows = store.read_frame(
+        session,
+        "SELECT f.jurisdiction_id, f.indicator_id, f.date, f.disaggregation, f.own_all FROM report_day r "
+        "JOIN figure f ON f.jurisdiction_id = r.jurisdiction_id AND f.date = r.date "
+        f"AND f.indicator_id IN ({iids}) WHERE r.status = 'approved'{where} AND f.own_all IS NOT NULL "
+        "AND (f.own_pub IS NULL OR f.own_pub <> f.own_all)",
+        params,
+    )
     if rows.empty:
         return
+    index = places.load_index(session)
     rows["date"] = pd.to_datetime(rows["date"])
     rows["jurisdiction_id"] = rows["jurisdiction_id"].astype(np.int64)
     rows["indicator_id"] = rows["indicator_id"].astype(np.int64)
-    state = _load_state(session, rows.assign(indicator_id=rows["indicator_id"]), index)
+    rows["disaggregation"] = rows["disaggregation"].astype(str)
+    state = _load_state(session, rows, index)
     changes = rows[KEY].copy()
     changes["own_all"] = np.nan
     changes["own_pub"] = rows["own_all"].astype(float).to_numpy()
@@ -503,16 +647,18 @@ def publish_due(session: Session, now: datetime, delay_hours: float) -> int:
         return 0
     cutoff = now - timedelta(hours=delay_hours)
     due = session.execute(
-        select(ReportDay.jurisdiction_id, ReportDay.date)
-        .where(ReportDay.status == "provisional", ReportDay.first_submitted_at <= cutoff)
+        select(ReportDay.jurisdiction_id, ReportDay.date).where(
+            ReportDay.status == "provisional", ReportDay.first_submitted_at <= cutoff
+        )
     ).all()
-    by_j: dict[int, list[date]] = {}
-    for jid, d in due:
-        by_j.setdefault(jid, []).append(d)
-    for jid, days in by_j.items():
-        session.execute(update(ReportDay).where(ReportDay.jurisdiction_id == jid, ReportDay.date.in_(days))
-                        .values(status="approved", approved_at=now, auto_published=True))
-        _publish_days(session, jid, days)
+    if not due:
+        return 0
+    session.execute(
+        update(ReportDay)
+        .where(ReportDay.status == "provisional", ReportDay.first_submitted_at <= cutoff)
+        .values(status="approved", approved_at=now, auto_published=True)
+    )
+    _publish_days(session, approved_at=now)
     return len(due)
 
 
@@ -534,9 +680,17 @@ def can_see_provisional(session: Session, actor: Actor, jid: int) -> bool:
     return actor.unrestricted or (actor.scope_id is not None and places.is_within(session, actor.scope_id, jid))
 
 
-def series(session: Session, code: str, indicator: str, *, disaggregation: str = "",
-           start: date | None = None, end: date | None = None, view: str = "public",
-           as_of: datetime | None = None) -> pd.DataFrame:
+def series(
+    session: Session,
+    code: str,
+    indicator: str,
+    *,
+    disaggregation: str = "",
+    start: date | None = None,
+    end: date | None = None,
+    view: str = "public",
+    as_of: datetime | None = None,
+) -> pd.DataFrame:
     """Daily series of one jurisdiction: value, own report, children sum, unallocated, provisional.
 
     ``view='public'`` reads approved figures only; ``'all'`` includes provisional ones. Cumulative
@@ -559,11 +713,12 @@ def series(session: Session, code: str, indicator: str, *, disaggregation: str =
     return frame.reset_index(drop=True)
 
 
-def _series_current(session: Session, jid: int, iid: int, dis: str, end: date | None,
-                    view: str) -> pd.DataFrame:
+def _series_current(session: Session, jid: int, iid: int, dis: str, end: date | None, view: str) -> pd.DataFrame:
     name = store.dialect(session)
-    sql = ("SELECT date, own_all, own_pub, child_all, child_pub FROM figure WHERE jurisdiction_id = :j "
-           "AND indicator_id = :i AND disaggregation = :dis")
+    sql = (
+        "SELECT date, own_all, own_pub, child_all, child_pub FROM figure WHERE jurisdiction_id = :j "
+        "AND indicator_id = :i AND disaggregation = :dis"
+    )
     params: dict[str, Any] = {"j": jid, "i": iid, "dis": dis}
     if end is not None:
         sql += " AND date <= :end"
@@ -575,8 +730,16 @@ def _series_current(session: Session, jid: int, iid: int, dis: str, end: date | 
 def _shape_series(raw: pd.DataFrame, view: str) -> pd.DataFrame:
     cols = ["own_all", "own_pub", "child_all", "child_pub"]
     if raw.empty:
-        return pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "value": [], "own": [], "children": [],
-                             "unallocated": [], "provisional": pd.Series(dtype=bool)})
+        return pd.DataFrame(
+            {
+                "date": pd.Series(dtype="datetime64[ns]"),
+                "value": [],
+                "own": [],
+                "children": [],
+                "unallocated": [],
+                "provisional": pd.Series(dtype=bool),
+            }
+        )
     raw["date"] = pd.to_datetime(raw["date"])
     for c in cols:
         raw[c] = pd.to_numeric(raw[c]).astype(float)
@@ -584,26 +747,38 @@ def _shape_series(raw: pd.DataFrame, view: str) -> pd.DataFrame:
     eff_pub = rollup.effective(raw["own_pub"].to_numpy(), raw["child_pub"].to_numpy())
     suffix = "pub" if view == "public" else "all"
     own, child = raw[f"own_{suffix}"].to_numpy(), raw[f"child_{suffix}"].to_numpy()
-    out = pd.DataFrame({
-        "date": raw["date"], "value": eff_pub if view == "public" else eff_all, "own": own, "children": child,
-        "unallocated": rollup.unallocated(own, child),
-        "provisional": ~np.isclose(np.nan_to_num(eff_all, nan=-1), np.nan_to_num(eff_pub, nan=-1)),
-    })
+    out = pd.DataFrame(
+        {
+            "date": raw["date"],
+            "value": eff_pub if view == "public" else eff_all,
+            "own": own,
+            "children": child,
+            "unallocated": rollup.unallocated(own, child),
+            "provisional": ~np.isclose(np.nan_to_num(eff_all, nan=-1), np.nan_to_num(eff_pub, nan=-1)),
+        }
+    )
     return out[~np.isnan(out["value"].to_numpy())].reset_index(drop=True)
 
 
-def _series_as_of(session: Session, node: Jurisdiction, iid: int, dis: str, end: date | None, view: str,
-                  as_of: datetime) -> pd.DataFrame:
+def _series_as_of(
+    session: Session, node: Jurisdiction, iid: int, dis: str, end: date | None, view: str, as_of: datetime
+) -> pd.DataFrame:
     """Recompute the subtree from the revisions recorded by ``as_of`` (what was known then)."""
     name = store.dialect(session)
     ts = db_timestamp(as_of, name)
-    pub_join = (" JOIN report_day rd ON rd.jurisdiction_id = o.jurisdiction_id AND rd.date = o.date "
-                "AND rd.approved_at IS NOT NULL AND rd.approved_at <= :ts") if view == "public" else ""
+    pub_join = (
+        (
+            " JOIN report_day rd ON rd.jurisdiction_id = o.jurisdiction_id AND rd.date = o.date "
+            "AND rd.approved_at IS NOT NULL AND rd.approved_at <= :ts"
+        )
+        if view == "public"
+        else ""
+    )
     end_clause = " AND o.date <= :end" if end is not None else ""
     sql = (
         "SELECT jurisdiction_id, date, value FROM ("
         " SELECT o.jurisdiction_id, o.date, o.value, ROW_NUMBER() OVER (PARTITION BY o.jurisdiction_id, o.date "
-        "  ORDER BY o.id DESC) AS rn FROM observation o"
+        "  ORDER BY o.revision DESC) AS rn FROM observation o"
         " JOIN jurisdiction_closure c ON c.descendant_id = o.jurisdiction_id AND c.ancestor_id = :root"
         f"{pub_join}"
         f" WHERE o.indicator_id = :i AND o.disaggregation = :dis AND o.recorded_at <= :ts{end_clause}"
@@ -613,15 +788,24 @@ def _series_as_of(session: Session, node: Jurisdiction, iid: int, dis: str, end:
     if end is not None:
         params["end"] = store.date_param(end, name)
     obs = store.read_frame(session, sql, params)
-    empty = pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "value": [], "own": [], "children": [],
-                          "unallocated": [], "provisional": pd.Series(dtype=bool)})
+    empty = pd.DataFrame(
+        {
+            "date": pd.Series(dtype="datetime64[ns]"),
+            "value": [],
+            "own": [],
+            "children": [],
+            "unallocated": [],
+            "provisional": pd.Series(dtype=bool),
+        }
+    )
     if obs.empty:
         return empty
     obs["date"] = pd.to_datetime(obs["date"])
     members = [(j.id, j.parent_id) for j, _ in places.subtree(session, node.id)]
     pos = {jid: i for i, (jid, _) in enumerate(members)}
-    parent_index = np.array([pos.get(p, -1) if p is not None and jid != node.id else -1
-                             for jid, p in members], dtype=np.int64)
+    parent_index = np.array(
+        [pos.get(p, -1) if p is not None and jid != node.id else -1 for jid, p in members], dtype=np.int64
+    )
     dates = np.sort(obs["date"].unique())
     own = np.full((len(members), len(dates)), np.nan)
     rows = obs["jurisdiction_id"].map(pos).to_numpy(dtype=np.int64)
@@ -645,14 +829,15 @@ def history(session: Session, code: str, indicator: str, day: date, disaggregati
         "SELECT o.revision, o.value, o.previous_value, o.reason, o.recorded_at, s.id AS submission_id, "
         "s.source, u.username AS submitter FROM observation o JOIN submission s ON s.id = o.submission_id "
         "LEFT JOIN app_user u ON u.id = s.submitter_id WHERE o.jurisdiction_id = :j AND o.indicator_id = :i "
-        "AND o.date = :d AND o.disaggregation = :dis ORDER BY o.id",
+        "AND o.date = :d AND o.disaggregation = :dis ORDER BY o.revision",
         {"j": node.id, "i": iid, "d": store.date_param(day, name), "dis": disaggregation},
     )
     return frame
 
 
-def report_day_status(session: Session, code: str, start: date | None = None,
-                      end: date | None = None) -> list[ReportDay]:
+def report_day_status(
+    session: Session, code: str, start: date | None = None, end: date | None = None
+) -> list[ReportDay]:
     node = places.get(session, code)
     q = select(ReportDay).where(ReportDay.jurisdiction_id == node.id)
     if start:
@@ -662,11 +847,20 @@ def report_day_status(session: Session, code: str, start: date | None = None,
     return list(session.scalars(q.order_by(ReportDay.date)))
 
 
-def flags(session: Session, *, root_code: str | None = None, code: str | None = None,
-          severity: str | None = None, limit: int = 100, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    q = select(Flag, Jurisdiction.code, IndicatorRow.code).outerjoin(
-        Jurisdiction, Jurisdiction.id == Flag.jurisdiction_id).outerjoin(
-        IndicatorRow, IndicatorRow.id == Flag.indicator_id)
+def flags(
+    session: Session,
+    *,
+    root_code: str | None = None,
+    code: str | None = None,
+    severity: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    q = (
+        select(Flag, Jurisdiction.code, IndicatorRow.code)
+        .outerjoin(Jurisdiction, Jurisdiction.id == Flag.jurisdiction_id)
+        .outerjoin(IndicatorRow, IndicatorRow.id == Flag.indicator_id)
+    )
     count_q = select(func.count(Flag.id))
     if root_code:
         root = places.get(session, root_code)
@@ -679,24 +873,61 @@ def flags(session: Session, *, root_code: str | None = None, code: str | None = 
             count_q = count_q.where(col == val)
     total = int(session.scalar(count_q) or 0)
     rows = session.execute(q.order_by(Flag.id).limit(limit).offset(offset)).all()
-    return [{
-        "id": f.id, "code": f.code, "severity": f.severity, "message": f.message, "jurisdiction": jcode,
-        "indicator": icode, "date": f.date.isoformat() if f.date else None, "submission_id": f.submission_id,
-        "created_at": f.created_at.isoformat(), "resolved": f.resolved_at is not None,
-    } for f, jcode, icode in rows], total
+    return [
+        {
+            "id": f.id,
+            "code": f.code,
+            "severity": f.severity,
+            "message": f.message,
+            "jurisdiction": jcode,
+            "indicator": icode,
+            "date": f.date.isoformat() if f.date else None,
+            "submission_id": f.submission_id,
+            "created_at": f.created_at.isoformat(),
+            "resolved": f.resolved_at is not None,
+        }
+        for f, jcode, icode in rows
+    ], total
 
 
-def figures_at_level(session: Session, root_code: str, level: str | None, indicators: list[str],
-                     start: date | None, end: date | None, view: str = "public",
-                     max_distance: int | None = None) -> pd.DataFrame:
+def figures_at_level(
+    session: Session,
+    root_code: str,
+    level: str | None,
+    indicators: list[str],
+    start: date | None,
+    end: date | None,
+    view: str = "public",
+    max_distance: int | None = None,
+) -> pd.DataFrame:
     """Long frame of effective figures for every jurisdiction at ``level`` under ``root`` (for exports)."""
     root = places.get(session, root_code)
     members = places.subtree(session, root.id, max_distance=max_distance, level=level)
     if not members:
-        return pd.DataFrame(columns=["jurisdiction", "jurisdiction_name", "local_name", "population", "date",
-                                     "indicator", "disaggregation", "value"])
-    meta = pd.DataFrame([{"jurisdiction_id": j.id, "jurisdiction": j.code, "jurisdiction_name": j.name,
-                          "local_name": j.local_name, "population": j.population} for j, _ in members])
+        return pd.DataFrame(
+            columns=[
+                "jurisdiction",
+                "jurisdiction_name",
+                "local_name",
+                "population",
+                "date",
+                "indicator",
+                "disaggregation",
+                "value",
+            ]
+        )
+    meta = pd.DataFrame(
+        [
+            {
+                "jurisdiction_id": j.id,
+                "jurisdiction": j.code,
+                "jurisdiction_name": j.name,
+                "local_name": j.local_name,
+                "population": j.population,
+            }
+            for j, _ in members
+        ]
+    )
     ids = indicator_ids(session)
     name = store.dialect(session)
     stored = [c for c in indicators if ind.CATALOG[c].stored]
@@ -711,12 +942,16 @@ def figures_at_level(session: Session, root_code: str, level: str | None, indica
     suffix = "pub" if view == "public" else "all"
     parts = []
     for chunk in store.in_chunks(meta["jurisdiction_id"].tolist()):
-        parts.append(store.read_frame(
-            session,
-            f"SELECT f.jurisdiction_id, f.indicator_id, f.date, f.disaggregation, "
-            f"COALESCE(f.own_{suffix}, f.child_{suffix}) AS value FROM figure f WHERE f.jurisdiction_id IN "
-            f"({','.join(map(str, chunk))}) AND f.indicator_id IN ({','.join(map(str, iid_list or [-1]))})"
-            f"{clauses}", params))
+        parts.append(
+            store.read_frame(
+                session,
+                f"SELECT f.jurisdiction_id, f.indicator_id, f.date, f.disaggregation, "
+                f"COALESCE(f.own_{suffix}, f.child_{suffix}) AS value FROM figure f WHERE f.jurisdiction_id IN "
+                f"({','.join(map(str, chunk))}) AND f.indicator_id IN ({','.join(map(str, iid_list or [-1]))})"
+                f"{clauses}",
+                params,
+            )
+        )
     data = pd.concat(parts, ignore_index=True).dropna(subset=["value"])
     code_of = {v: k for k, v in ids.items()}
     data["indicator"] = data["indicator_id"].map(code_of)
@@ -727,15 +962,25 @@ def figures_at_level(session: Session, root_code: str, level: str | None, indica
 
 
 # ------------------------------------------------------------------------------------------- schedules
-def set_schedule(session: Session, actor: Actor, code: str, indicators: list[str], *,
-                 level: str | None = None, frequency: str = "daily", deadline_hour: int = 10,
-                 due_days_after: int = 1, active_from: date) -> int:
+def set_schedule(
+    session: Session,
+    actor: Actor,
+    code: str,
+    indicators: list[str],
+    *,
+    level: str | None = None,
+    frequency: str = "daily",
+    deadline_hour: int = 10,
+    due_days_after: int = 1,
+    active_from: date,
+) -> int:
     """Give a unit (or every unit at ``level`` below it) a reporting schedule. Returns units scheduled."""
     node = places.get(session, code)
-    if not actor.unrestricted:
-        if not actor.can(APPROVERS) or actor.scope_id is None or not places.is_within(
-                session, actor.scope_id, node.id):
-            raise Forbidden(f"{actor.username} may not set reporting schedules for '{code}'")
+    allowed = actor.unrestricted or (
+        actor.can(APPROVERS) and actor.scope_id is not None and places.is_within(session, actor.scope_id, node.id)
+    )
+    if not allowed:
+        raise Forbidden(f"{actor.username} may not set reporting schedules for '{code}'")
     bad = [c for c in indicators if c not in ind.CATALOG or not ind.CATALOG[c].stored]
     problems = [Problem(f"'{c}' is not a reportable indicator", field="indicators") for c in bad]
     if frequency not in ("daily", "weekly"):
@@ -754,8 +999,9 @@ def set_schedule(session: Session, actor: Actor, code: str, indicators: list[str
     return len(units)
 
 
-def compliance(session: Session, root_code: str, start: date, end: date, now: datetime,
-               tz: str = "UTC") -> pd.DataFrame:
+def compliance(
+    session: Session, root_code: str, start: date, end: date, now: datetime, tz: str = "UTC"
+) -> pd.DataFrame:
     """For every scheduled unit under ``root`` and every expected day: on time, late, missing or pending."""
     root = places.get(session, root_code)
     rows = session.execute(
@@ -767,45 +1013,79 @@ def compliance(session: Session, root_code: str, start: date, end: date, now: da
     expected = []
     for sched, code in rows:
         for day in schedule.expected_days(sched.active_from, start, end, sched.frequency):
-            expected.append({"jurisdiction_id": sched.jurisdiction_id, "jurisdiction": code, "date": day,
-                             "due_at": schedule.due_at(day, sched.deadline_hour, sched.due_days_after, tz)})
+            expected.append(
+                {
+                    "jurisdiction_id": sched.jurisdiction_id,
+                    "jurisdiction": code,
+                    "date": day,
+                    "due_at": schedule.due_at(day, sched.deadline_hour, sched.due_days_after, tz),
+                }
+            )
     cols = ["jurisdiction", "date", "due_at", "received_at", "status"]
     if not expected:
         return pd.DataFrame(columns=cols)
     exp = pd.DataFrame(expected)
     exp["date"] = pd.to_datetime(exp["date"])
-    received = pd.DataFrame(session.execute(
-        select(ReportDay.jurisdiction_id, ReportDay.date, ReportDay.first_submitted_at)
-        .join(JurisdictionClosure, JurisdictionClosure.descendant_id == ReportDay.jurisdiction_id)
-        .where(JurisdictionClosure.ancestor_id == root.id, ReportDay.date >= start, ReportDay.date <= end)
-    ).all(), columns=["jurisdiction_id", "date", "received_at"])
+    received = pd.DataFrame(
+        session.execute(
+            select(ReportDay.jurisdiction_id, ReportDay.date, ReportDay.first_submitted_at)
+            .join(JurisdictionClosure, JurisdictionClosure.descendant_id == ReportDay.jurisdiction_id)
+            .where(JurisdictionClosure.ancestor_id == root.id, ReportDay.date >= start, ReportDay.date <= end)
+        ).all(),
+        columns=["jurisdiction_id", "date", "received_at"],
+    )
     received["date"] = pd.to_datetime(received["date"])
     merged = exp.merge(received, on=["jurisdiction_id", "date"], how="left")
     merged["status"] = schedule.classify(merged["due_at"], merged["received_at"], now)
     return merged[cols].sort_values(["jurisdiction", "date"]).reset_index(drop=True)
 
 
-def record_reporting_flags(session: Session, root_code: str, start: date, end: date, now: datetime,
-                           tz: str = "UTC") -> int:
+def record_reporting_flags(
+    session: Session, root_code: str, start: date, end: date, now: datetime, tz: str = "UTC"
+) -> int:
     """Store late and missing reports as warning flags (each unit-day once). Returns flags added."""
     comp = compliance(session, root_code, start, end, now, tz)
     bad = comp[comp["status"].isin(["late", "missing"])]
     if bad.empty:
         return 0
     index = places.load_index(session)
-    existing = set(session.execute(select(Flag.code, Flag.jurisdiction_id, Flag.date).where(
-        Flag.code.in_(["late_report", "missing_report"]))).all())
-    flags_: list[dict[str, Any]] = []
-    for r in bad.itertuples(index=False):
-        jid = index.by_code[r.jurisdiction]
-        code = f"{r.status}_report"
-        day = pd.Timestamp(r.date).date()
-        if (code, jid, day) in existing:
-            continue
-        msg = (f"report of {r.jurisdiction} for {day} was due {pd.Timestamp(r.due_at).isoformat()} and "
-               + ("arrived late" if r.status == "late" else "has not arrived"))
-        flags_.append({"code": code, "severity": "warning", "message": msg, "jurisdiction_id": jid,
-                       "indicator_id": None, "date": day.isoformat(), "submission_id": None, "created_at": now})
+    existing = pd.DataFrame(
+        session.execute(
+            select(Flag.code, Flag.jurisdiction_id, Flag.date).where(Flag.code.in_(["late_report", "missing_report"]))
+        ).all(),
+        columns=["code", "jurisdiction_id", "day"],
+    )
+    bad = bad.assign(
+        code=bad["status"] + "_report",
+        jurisdiction_id=bad["jurisdiction"].map(index.by_code),
+        day=pd.to_datetime(bad["date"]).dt.date,
+    )
+    if len(existing):
+        seen = bad.merge(existing.assign(_seen=True), on=["code", "jurisdiction_id", "day"], how="left")
+        bad = bad[seen["_seen"].isna().to_numpy()]
+    due = pd.to_datetime(bad["due_at"], utc=True).dt.strftime("%Y-%m-%d %H:%M UTC")
+    messages = (
+        "report of "
+        + bad["jurisdiction"]
+        + " for "
+        + bad["day"].astype(str)
+        + " was due "
+        + due
+        + np.where(bad["status"] == "late", " and arrived late", " and has not arrived")
+    )
+    flags_ = [
+        {
+            "code": c,
+            "severity": "warning",
+            "message": m,
+            "jurisdiction_id": int(j),
+            "indicator_id": None,
+            "date": d.isoformat(),
+            "submission_id": None,
+            "created_at": now,
+        }
+        for c, m, j, d in zip(bad["code"], messages, bad["jurisdiction_id"], bad["day"], strict=True)
+    ]
     _store_flags(session, flags_)
     return len(flags_)
 
@@ -827,13 +1107,22 @@ def deaths_above_confirmed(session: Session, root_code: str, now: datetime) -> i
     wide = wide.reindex(columns=[ids["new_confirmed"], ids["new_deaths"]], fill_value=0)
     bad = wide[wide[ids["new_deaths"]] > wide[ids["new_confirmed"]]]
     index = places.load_index(session)
-    code_of = dict(zip(index.ids.tolist(), index.codes.tolist()))
+    code_of = dict(zip(index.ids.tolist(), index.codes.tolist(), strict=False))
     existing = set(session.scalars(select(Flag.jurisdiction_id).where(Flag.code == "deaths_above_confirmed")))
-    flags_ = [{
-        "code": "deaths_above_confirmed", "severity": "warning",
-        "message": f"{code_of[jid]} reports {row[ids['new_deaths']]:g} deaths but only "
-                   f"{row[ids['new_confirmed']]:g} confirmed cases in total",
-        "jurisdiction_id": int(jid), "indicator_id": ids["new_deaths"], "date": None, "submission_id": None,
-        "created_at": now} for jid, row in bad.iterrows() if jid not in existing]
+    flags_ = [
+        {
+            "code": "deaths_above_confirmed",
+            "severity": "warning",
+            "message": f"{code_of[jid]} reports {row[ids['new_deaths']]:g} deaths but only "
+            f"{row[ids['new_confirmed']]:g} confirmed cases in total",
+            "jurisdiction_id": int(jid),
+            "indicator_id": ids["new_deaths"],
+            "date": None,
+            "submission_id": None,
+            "created_at": now,
+        }
+        for jid, row in bad.iterrows()
+        if jid not in existing
+    ]
     _store_flags(session, flags_)
     return len(flags_)

@@ -7,13 +7,13 @@ Same SQL semantics on both (``INSERT ... ON CONFLICT DO UPDATE``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 CHUNK = 900  # ids per IN list: far below SQLite's variable limit
@@ -46,8 +46,9 @@ def insert_rows(session: Session, table: str, columns: Sequence[str], rows: list
         cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
 
 
-def upsert_rows(session: Session, table: str, key: Sequence[str], columns: Sequence[str],
-                rows: list[tuple[Any, ...]]) -> None:
+def upsert_rows(
+    session: Session, table: str, key: Sequence[str], columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
     """Insert or update by primary key; ``columns`` lists every column in each row tuple (key included)."""
     if not rows:
         return
@@ -57,30 +58,42 @@ def upsert_rows(session: Session, table: str, key: Sequence[str], columns: Seque
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
     mark = "?" if name == "sqlite" else "%s"
     marks = ", ".join(mark for _ in columns)
-    sql = (f"INSERT INTO {table} ({cols}) VALUES ({marks}) "
-           f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}")
+    sql = f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
     cur.executemany(sql, rows)
 
 
 def to_db_dates(values: pd.Series, dialect_name: str) -> list[object]:
-    days = pd.to_datetime(values).dt.date
+    days = pd.to_datetime(values).to_numpy().astype("datetime64[D]")
     if dialect_name == "sqlite":
-        return [d.isoformat() for d in days]
-    return list(days)
+        return np.datetime_as_string(days, unit="D").tolist()  # type: ignore[no-any-return]
+    return days.astype(object).tolist()  # type: ignore[no-any-return]
 
 
 def py(values: np.ndarray | pd.Series) -> list[Any]:
-    """numpy scalars -> Python scalars, NaN -> None (what DB drivers accept)."""
-    arr = np.asarray(values, dtype=object)
-    out = arr.tolist()
-    return [None if (isinstance(v, float) and v != v) else v for v in out]
+    """numpy values -> Python scalars, NaN -> None (what DB drivers accept), without a Python loop."""
+    arr = np.asarray(values)
+    if arr.dtype.kind == "f":
+        obj = arr.astype(object)
+        obj[np.isnan(arr)] = None
+        return obj.tolist()  # type: ignore[no-any-return]
+    return arr.tolist()  # type: ignore[no-any-return]
+
+
+_NAMED = re.compile(r"(?<!:):([a-zA-Z_][a-zA-Z0-9_]*)")
 
 
 def read_frame(session: Session, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
-    result = session.execute(text(sql), params or {})
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    """Run a read on the raw driver cursor: building frames from plain tuples is ~10x faster than from
+    ORM rows. SQL uses ``:name`` parameters on both dialects."""
+    session.flush()
+    cur = raw_cursor(session)
+    if dialect(session) == "postgresql":
+        sql = _NAMED.sub(r"%(\1)s", sql.replace("%", "%%"))
+    cur.execute(sql, params or {})
+    columns = [d[0] for d in cur.description]
+    return pd.DataFrame.from_records(cur.fetchall(), columns=columns)
 
 
 def in_chunks(ids: Sequence[int]) -> list[list[int]]:
     ids = list(ids)
-    return [ids[i:i + CHUNK] for i in range(0, len(ids), CHUNK)]
+    return [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]

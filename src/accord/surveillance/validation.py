@@ -50,47 +50,84 @@ def check_rows(frame: pd.DataFrame, today: date) -> list[Finding]:
     values = frame["value"].to_numpy(dtype=float)
     reasons = frame["reason"].fillna("").astype(str).str.strip().to_numpy()
     catalog = {c: ind.CATALOG[c] for c in set(codes) if c in ind.CATALOG}
-    unknown = np.array([c not in catalog for c in codes], dtype=bool)
-    derived = np.array([c in catalog and not catalog[c].stored for c in codes], dtype=bool)
-    counts = np.array([c in catalog and catalog[c].aggregation is ind.Aggregation.COUNT for c in codes])
-    allowed = np.array(
-        [c in catalog and d in catalog[c].disaggregations for c, d in zip(codes, frame["disaggregation"])],
-        dtype=bool,
-    )
+    # rules per distinct code (a handful), then broadcast to rows: no per-row Python
+    code_series = frame["indicator"]
+    unknown = ~code_series.isin(list(catalog)).to_numpy()
+    derived = code_series.isin([c for c, i in catalog.items() if not i.stored]).to_numpy()
+    counts = code_series.isin([c for c, i in catalog.items() if i.aggregation is ind.Aggregation.COUNT]).to_numpy()
+    pairs = [(c, d) for c, i in catalog.items() for d in i.disaggregations]
+    allowed = pd.MultiIndex.from_arrays([code_series, frame["disaggregation"]]).isin(pairs)
     finite = np.isfinite(values)
-    dates = pd.to_datetime(frame["date"]).dt.date.to_numpy()
+    dates = pd.to_datetime(frame["date"]).to_numpy().astype("datetime64[D]")
+    today64 = np.datetime64(today, "D")
 
-    def add(mask: npt.NDArray[np.bool_], code: str, sev: Severity, field: str,
-            message: Callable[[int], str]) -> None:
+    def add(mask: npt.NDArray[np.bool_], code: str, sev: Severity, field: str, message: Callable[[int], str]) -> None:
         for i in np.flatnonzero(mask):
             out.append(Finding(code, sev, message(int(i)), int(i), field))
 
-    add(~frame["jurisdiction_known"].to_numpy(dtype=bool), "unknown_jurisdiction", Severity.ERROR,
-        "jurisdiction", lambda i: f"unknown jurisdiction '{frame['jurisdiction'].iat[i]}'")
-    add(unknown, "unknown_indicator", Severity.ERROR, "indicator",
-        lambda i: f"unknown indicator '{codes[i]}'")
-    add(derived, "derived_indicator", Severity.ERROR, "indicator",
-        lambda i: f"{codes[i]} is derived from {catalog[codes[i]].derived_from}; submit daily counts")
-    add(~unknown & ~derived & ~allowed, "unknown_disaggregation", Severity.ERROR, "disaggregation",
-        lambda i: f"'{frame['disaggregation'].iat[i]}' is not a disaggregation of {codes[i]}")
+    add(
+        ~frame["jurisdiction_known"].to_numpy(dtype=bool),
+        "unknown_jurisdiction",
+        Severity.ERROR,
+        "jurisdiction",
+        lambda i: f"unknown jurisdiction '{frame['jurisdiction'].iat[i]}'",
+    )
+    add(unknown, "unknown_indicator", Severity.ERROR, "indicator", lambda i: f"unknown indicator '{codes[i]}'")
+    add(
+        derived,
+        "derived_indicator",
+        Severity.ERROR,
+        "indicator",
+        lambda i: f"{codes[i]} is derived from {catalog[codes[i]].derived_from}; submit daily counts",
+    )
+    add(
+        ~unknown & ~derived & ~allowed,
+        "unknown_disaggregation",
+        Severity.ERROR,
+        "disaggregation",
+        lambda i: f"'{frame['disaggregation'].iat[i]}' is not a disaggregation of {codes[i]}",
+    )
     add(~finite, "not_a_number", Severity.ERROR, "value", lambda i: "value is missing or not a number")
-    future = np.array([d > today for d in dates], dtype=bool)
-    add(future, "future_date", Severity.ERROR, "date",
-        lambda i: f"date {dates[i]} is in the future (today is {today})")
+    future = dates > today64
+    add(future, "future_date", Severity.ERROR, "date", lambda i: f"date {dates[i]} is in the future (today is {today})")
     nonint = finite & counts & (np.floor(values) != values)
-    add(nonint, "non_integer_count", Severity.ERROR, "value",
-        lambda i: f"{codes[i]} is a count but {values[i]:g} is not a whole number")
+    add(
+        nonint,
+        "non_integer_count",
+        Severity.ERROR,
+        "value",
+        lambda i: f"{codes[i]} is a count but {values[i]:g} is not a whole number",
+    )
     negative = finite & (values < 0)
     has_reason = reasons != ""
-    add(negative & counts & ~has_reason, "negative_count", Severity.ERROR, "value",
-        lambda i: f"{codes[i]} cannot be negative ({values[i]:g}) without a reason for the adjustment")
-    add(negative & ~counts & ~unknown, "negative_value", Severity.ERROR, "value",
-        lambda i: f"{codes[i]} cannot be negative ({values[i]:g})")
-    add(negative & counts & has_reason, "cumulative_decrease", Severity.WARNING, "value",
-        lambda i: f"negative {codes[i]} {values[i]:g} (a downward correction of the running total): "
-        f"{reasons[i]}")
-    add(frame["in_batch_duplicate"].to_numpy(dtype=bool), "duplicate_row", Severity.ERROR, "jurisdiction",
-        lambda i: "the same jurisdiction, date, indicator and disaggregation appear twice in this batch")
+    add(
+        negative & counts & ~has_reason,
+        "negative_count",
+        Severity.ERROR,
+        "value",
+        lambda i: f"{codes[i]} cannot be negative ({values[i]:g}) without a reason for the adjustment",
+    )
+    add(
+        negative & ~counts & ~unknown,
+        "negative_value",
+        Severity.ERROR,
+        "value",
+        lambda i: f"{codes[i]} cannot be negative ({values[i]:g})",
+    )
+    add(
+        negative & counts & has_reason,
+        "cumulative_decrease",
+        Severity.WARNING,
+        "value",
+        lambda i: f"negative {codes[i]} {values[i]:g} (a downward correction of the running total): {reasons[i]}",
+    )
+    add(
+        frame["in_batch_duplicate"].to_numpy(dtype=bool),
+        "duplicate_row",
+        Severity.ERROR,
+        "jurisdiction",
+        lambda i: "the same jurisdiction, date, indicator and disaggregation appear twice in this batch",
+    )
     return out
 
 
@@ -103,27 +140,60 @@ def check_against_store(frame: pd.DataFrame) -> list[Finding]:
     out: list[Finding] = []
     values = frame["value"].to_numpy(dtype=float)
     previous = frame["previous"].to_numpy(dtype=float)
-    reasons = frame["reason"].fillna("").astype(str).str.strip().to_numpy()
-    changed = np.isnan(previous) | (previous != values)
     locked = frame["locked"].to_numpy(dtype=bool)
-    for i in np.flatnonzero(locked & changed & ~np.isnan(previous) & (reasons == "")):
-        out.append(Finding(
-            "locked_without_reason", Severity.ERROR,
-            f"{frame['indicator'].iat[i]} for {frame['jurisdiction'].iat[i]} on "
-            f"{pd.Timestamp(frame['date'].iat[i]).date()} is approved; a correction "
-            f"({previous[i]:g} -> {values[i]:g}) needs a reason",
-            int(i), "reason",
-        ))
+    changed = np.isnan(previous) | (previous != values)
+    suspects = np.flatnonzero(locked & changed & ~np.isnan(previous))
+    reasons = frame["reason"].iloc[suspects].fillna("").astype(str).str.strip().to_numpy()
+    for i in suspects[reasons == ""]:
+        out.append(
+            Finding(
+                "locked_without_reason",
+                Severity.ERROR,
+                f"{frame['indicator'].iat[i]} for {frame['jurisdiction'].iat[i]} on "
+                f"{pd.Timestamp(frame['date'].iat[i]).date()} is approved; a correction "
+                f"({previous[i]:g} -> {values[i]:g}) needs a reason",
+                int(i),
+                "reason",
+            )
+        )
     trailing = frame["trailing_mean"].to_numpy(dtype=float)
-    counts = np.array([ind.is_count(c) for c in frame["indicator"]], dtype=bool)
+    counts = (
+        frame["indicator"]
+        .isin([c for c, i in ind.CATALOG.items() if i.aggregation is ind.Aggregation.COUNT])
+        .to_numpy()
+    )
     outlier = counts & ~np.isnan(trailing) & (values > OUTLIER_FLOOR) & (values > OUTLIER_FACTOR * trailing)
     for i in np.flatnonzero(outlier):
-        out.append(Finding(
-            "outlier", Severity.WARNING,
-            f"{frame['indicator'].iat[i]} {values[i]:g} is more than {OUTLIER_FACTOR:g}x the trailing "
-            f"7-day mean ({trailing[i]:.1f})", int(i), "value",
-        ))
+        out.append(
+            Finding(
+                "outlier",
+                Severity.WARNING,
+                f"{frame['indicator'].iat[i]} {values[i]:g} is more than {OUTLIER_FACTOR:g}x the trailing "
+                f"7-day mean ({trailing[i]:.1f})",
+                int(i),
+                "value",
+            )
+        )
     return out
+
+
+def trailing_mean(matrix: npt.NDArray[np.float64], window: int = 7, min_periods: int = 3) -> npt.NDArray[np.float64]:
+    """Mean of the ``window`` values *before* each column, per row, ignoring NaN (rows = series, columns = days).
+
+    NaN where fewer than ``min_periods`` of those days hold a value.
+    """
+    filled = np.nan_to_num(matrix)
+    present = (~np.isnan(matrix)).astype(np.float64)
+    zeros = np.zeros((matrix.shape[0], 1))
+    csum = np.concatenate([zeros, np.cumsum(filled, axis=1)], axis=1)
+    ccnt = np.concatenate([zeros, np.cumsum(present, axis=1)], axis=1)
+    cols = np.arange(matrix.shape[1])
+    lo = np.maximum(cols - window, 0)
+    total = csum[:, cols] - csum[:, lo]
+    count = ccnt[:, cols] - ccnt[:, lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / count
+    return np.where(count >= min_periods, mean, np.nan)
 
 
 def children_exceed_parent(own: np.ndarray, child: np.ndarray) -> np.ndarray:
@@ -135,5 +205,6 @@ def children_exceed_parent(own: np.ndarray, child: np.ndarray) -> np.ndarray:
 def problems_from(findings: list[Finding], lines: np.ndarray, file: str | None) -> list[Problem]:
     return [
         Problem(f.message, file=file, line=int(lines[f.row]), field=f.field, code=f.code)
-        for f in findings if f.severity is Severity.ERROR
+        for f in findings
+        if f.severity is Severity.ERROR
     ]

@@ -14,8 +14,15 @@ from accord.errors import AccordError
 PROBLEM = "application/problem+json"
 
 
-def problem(status: int, title: str, kind: str, detail: str | None = None, instance: str | None = None,
-            errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+def problem(
+    status: int,
+    title: str,
+    kind: str,
+    detail: str | None = None,
+    instance: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body: dict[str, Any] = {"type": f"/problems/{kind}", "title": title, "status": status}
     if detail:
         body["detail"] = detail
@@ -29,18 +36,31 @@ def problem(status: int, title: str, kind: str, detail: str | None = None, insta
 def install(app: FastAPI) -> None:
     @app.exception_handler(AccordError)
     async def _accord(request: Request, exc: AccordError) -> JSONResponse:
-        return problem(exc.status, exc.title, exc.kind, detail=str(exc), instance=request.url.path,
-                       errors=[p.as_dict() for p in exc.problems] or None,
-                       headers={"WWW-Authenticate": "Bearer"} if exc.status == 401 else None)
+        return problem(
+            exc.status,
+            exc.title,
+            exc.kind,
+            detail=str(exc),
+            instance=request.url.path,
+            errors=[p.as_dict() for p in exc.problems] or None,
+            headers={"WWW-Authenticate": "Bearer"} if exc.status == 401 else None,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"code": "invalid", "field": ".".join(str(p) for p in e.get("loc", ())[1:]) or None,
-                   "message": e.get("msg", "invalid")} for e in exc.errors()]
+        errors = [
+            {
+                "code": "invalid",
+                "field": ".".join(str(p) for p in e.get("loc", ())[1:]) or None,
+                "message": e.get("msg", "invalid"),
+            }
+            for e in exc.errors()
+        ]
         first = errors[0] if errors else {"field": None, "message": "invalid request"}
         detail = f"{first['field']}: {first['message']}" if first.get("field") else str(first["message"])
-        return problem(422, "the request is not valid", "invalid-request", detail=detail,
-                       instance=request.url.path, errors=errors)
+        return problem(
+            422, "the request is not valid", "invalid-request", detail=detail, instance=request.url.path, errors=errors
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -53,6 +73,10 @@ def install(app: FastAPI) -> None:
         import logging
 
         logging.getLogger("accord").exception("unhandled error on %s", request.url.path)
-        return problem(500, "internal error", "internal-error",
-                       detail="the server failed; nothing was changed by this request",
-                       instance=request.url.path)
+        return problem(
+            500,
+            "internal error",
+            "internal-error",
+            detail="the server failed; nothing was changed by this request",
+            instance=request.url.path,
+        )

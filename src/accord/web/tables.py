@@ -17,8 +17,11 @@ FORMATS = ("json", "csv", "parquet")
 def choose(request: Request, fmt: str | None) -> str:
     if fmt:
         if fmt not in FORMATS:
-            raise AccordError("unsupported format", [Problem(f"format must be one of {', '.join(FORMATS)}",
-                                                             field="format")], status=400)
+            raise AccordError(
+                "unsupported format",
+                [Problem(f"format must be one of {', '.join(FORMATS)}", field="format")],
+                status=400,
+            )
         return fmt
     accept = request.headers.get("accept", "")
     if "text/csv" in accept:
@@ -40,11 +43,17 @@ def _jsonable(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def render(frame: pd.DataFrame, fmt: str, filename: str, meta: dict[str, Any] | None = None) -> Response:
     if fmt == "csv":
         text = frame.to_csv(index=False, date_format="%Y-%m-%d")
-        return Response(text, media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'inline; filename="{filename}.csv"'})
+        return Response(
+            text,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'inline; filename="{filename}.csv"'},
+        )
     if fmt == "parquet":
         buf = io.BytesIO()
         frame.to_parquet(buf, index=False)
-        return Response(buf.getvalue(), media_type="application/vnd.apache.parquet",
-                        headers={"Content-Disposition": f'attachment; filename="{filename}.parquet"'})
+        return Response(
+            buf.getvalue(),
+            media_type="application/vnd.apache.parquet",
+            headers={"Content-Disposition": f'attachment; filename="{filename}.parquet"'},
+        )
     return JSONResponse({**(meta or {}), "data": _jsonable(frame)})

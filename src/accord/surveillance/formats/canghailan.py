@@ -25,6 +25,7 @@ bucket named 台湾 / 香港 / 澳门 before that day, so it is read as that buc
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import re
@@ -33,7 +34,8 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from accord.places.china_codes import PROVINCES, romanize, strip_suffix, syllables
+# imported as a module, used at call time: china_codes itself imports our common helpers (import cycle)
+from accord.places import china_codes
 from accord.surveillance.formats.common import (
     MAX_BYTES,
     PLACE_COLUMNS,
@@ -50,28 +52,56 @@ from accord.surveillance.formats.common import (
     observation_frame,
     read_table,
     string_column,
+    take_strings,
     to_dates,
     to_numbers,
 )
 
-REQUIRED = ("date", "country", "countryCode", "province", "provinceCode", "city", "cityCode",
-            "confirmed", "suspected", "cured", "dead")
+REQUIRED = (
+    "date",
+    "country",
+    "countryCode",
+    "province",
+    "provinceCode",
+    "city",
+    "cityCode",
+    "confirmed",
+    "suspected",
+    "cured",
+    "dead",
+)
 COLUMNS = (*REQUIRED, "countryEnglishName", "provinceEnglishName")
-SERIES: Final[dict[str, str]] = {"confirmed": "new_confirmed", "suspected": "new_suspected",
-                                 "cured": "new_recovered", "dead": "new_deaths"}
+SERIES: Final[dict[str, str]] = {
+    "confirmed": "new_confirmed",
+    "suspected": "new_suspected",
+    "cured": "new_recovered",
+    "dead": "new_deaths",
+}
 
-_ARRIVALS: Final = re.compile(r"^(?P<origin>.+)来(?P<dest>[京津沪渝冀晋辽吉黑苏浙皖闽赣鲁豫鄂湘粤桂琼川贵黔云滇藏陕甘陇青宁新])$")
+# X来京: arrivals from X into the province, by its one-character abbreviation (京 Beijing, 沪 Shanghai, ...)
+_ARRIVALS: Final = re.compile(
+    r"^(?P<origin>.+)来(?P<dest>[京津沪渝冀晋辽吉黑苏浙皖闽赣鲁豫鄂湘粤桂琼川贵黔云滇"
+    r"藏陕甘陇青宁新])$"
+)
 _XPCC: Final = re.compile(r"^第(?P<n>[一二三四五六七八九十]+)师(?P<rest>.*)$")
 _CN_DIGITS: Final = {c: i for i, c in enumerate("一二三四五六七八九十", start=1)}
-_BUCKETS: Final[dict[str, str]] = {"境外输入": "Imported from abroad", "未公布来源": "Source not published",
-                                   "监狱系统": "Prison system"}
+_BUCKETS: Final[dict[str, str]] = {
+    "境外输入": "Imported from abroad",
+    "未公布来源": "Source not published",
+    "监狱系统": "Prison system",
+}
 _TO_CONFIRM: Final = re.compile(r"待(?:确认|明确)")
 # a bucket named like its province (台湾 under 台湾省) gets the province's English name
-_PROVINCE_STEMS: Final = {strip_suffix(local): english for english, local in PROVINCES.values()}
 
 
-def parse(data: bytes, filename: str, *, country: str | None = "CN", encoding: str | None = None,
-          max_bytes: int = MAX_BYTES) -> ParseResult:
+@functools.cache
+def _province_stems() -> dict[str, str]:
+    return {china_codes.strip_suffix(local): english for english, local in china_codes.PROVINCES.values()}
+
+
+def parse(
+    data: bytes, filename: str, *, country: str | None = "CN", encoding: str | None = None, max_bytes: int = MAX_BYTES
+) -> ParseResult:
     """``country``: the ISO alpha-2 code whose rows to keep (others are skipped with a note); None keeps all."""
     table, problems = read_table(data, filename, encoding, max_bytes, REQUIRED, "the canghailan layout")
     if table is None:
@@ -83,10 +113,15 @@ def parse(data: bytes, filename: str, *, country: str | None = "CN", encoding: s
     notes += restated
     jurisdiction, name, places = _jurisdictions(table, problems)
     lines = table.index.to_numpy()
-    rows = pd.DataFrame({"jurisdiction": jurisdiction.to_numpy(), "jurisdiction_name": name.to_numpy(),
-                         "date": to_dates(table["date"], lines, problems, "date").to_numpy(), "line": lines})
-    repeat = duplicate_problems(rows, ["jurisdiction", "date"], problems,
-                                "row (same place and date)")
+    rows = pd.DataFrame(
+        {
+            "jurisdiction": jurisdiction.to_numpy(),
+            "jurisdiction_name": name.to_numpy(),
+            "date": to_dates(table["date"], lines, problems, "date").to_numpy(),
+            "line": lines,
+        }
+    )
+    repeat = duplicate_problems(rows, ["jurisdiction", "date"], problems, "row (same place and date)")
     keep = ~repeat & rows["date"].notna().to_numpy()
     counts = {col: to_numbers(table[col], lines, problems, col).to_numpy() for col in SERIES}
     frame = _daily(rows[keep], {col: v[keep] for col, v in counts.items()})
@@ -113,15 +148,18 @@ def _fold_restatements(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     row nor a duplicate of it: we give them the bucket's name and no code, so both spellings make one series.
     """
     city = table["city"].str.strip()
-    restates = ((city != "") & (table["cityCode"].str.strip() == table["provinceCode"].str.strip())).to_numpy()
+    city_code = table["cityCode"].str.strip()
+    restates = ((city != "") & (city_code != "") & (city_code == table["provinceCode"].str.strip())).to_numpy()
     if not restates.any():
         return table, []
     table = table.copy()
-    stems = city[restates].map({n: strip_suffix(n) for n in city[restates].unique()})
+    stems = city[restates].map({n: china_codes.strip_suffix(n) for n in city[restates].unique()})
     table.loc[restates, "city"] = stems
     table.loc[restates, "cityCode"] = ""
-    return table, [f"{int(restates.sum()):,} city rows restate their province (cityCode = provinceCode): read "
-                   "as the province's city-level bucket (" + ", ".join(sorted(stems.unique())) + ")"]
+    return table, [
+        f"{int(restates.sum()):,} city rows restate their province (cityCode = provinceCode): read "
+        "as the province's city-level bucket (" + ", ".join(sorted(stems.unique())) + ")"
+    ]
 
 
 def _jurisdictions(table: pd.DataFrame, problems: Problems) -> tuple[pd.Series, pd.Series, pd.DataFrame]:
@@ -130,36 +168,48 @@ def _jurisdictions(table: pd.DataFrame, problems: Problems) -> tuple[pd.Series, 
     province, province_code = string_column(table, "province"), string_column(table, "provinceCode")
     city, city_code = string_column(table, "city"), string_column(table, "cityCode")
     lines = table.index.to_numpy()
-    problems.add_rows(((province != "") & (province_code == "")).to_numpy(), lines,
-                      "province '" + province + "' has no provinceCode", field="provinceCode")
+    problems.add_rows(
+        ((province != "") & (province_code == "")).to_numpy(),
+        lines,
+        "province '" + province + "' has no provinceCode",
+        field="provinceCode",
+    )
     bucket = ((city != "") & (city_code == "")).to_numpy()
     places = _bucket_places(province_code[bucket], city[bucket], lines[bucket])
-    bucket_code = (province_code + "\x00" + city).map(
-        dict(zip(places["parent_code"] + "\x00" + places["local_name"], places["code"], strict=True)))
+    # every bucket row finds its code; other rows get NaN, which np.where below never picks
+    bucket_code = (
+        (province_code + "\x00" + city)
+        .map(dict(zip(places["parent_code"] + "\x00" + places["local_name"], places["code"], strict=True)))
+        .to_numpy(dtype=object)
+    )
     national = (province == "").to_numpy()
     provincial = ~national & (city == "").to_numpy()
-    code = np.where(national, country_code, np.where(provincial, province_code,
-                                                     np.where(bucket, bucket_code.fillna(""), city_code)))
+    code = np.where(
+        national, country_code, np.where(provincial, province_code, np.where(bucket, bucket_code, city_code))
+    )
     name = np.where(national, country, np.where(provincial, province, city))
     return pd.Series(code, index=table.index), pd.Series(name, index=table.index), places
 
 
 def _bucket_places(province_code: pd.Series, city: pd.Series, lines: np.ndarray) -> pd.DataFrame:
-    found = pd.DataFrame({"parent_code": province_code.to_numpy(), "local_name": city.to_numpy(), "line": lines})
-    found = found.groupby(["parent_code", "local_name"], as_index=False, sort=True)["line"].min()
+    seen = pd.DataFrame({"parent_code": province_code.to_numpy(), "local_name": city.to_numpy(), "line": lines})
+    found = seen.groupby(["parent_code", "local_name"], as_index=False, sort=True)["line"].min()
     slug = found["local_name"].map(_slug)
     clash = found.assign(slug=slug).duplicated(["parent_code", "slug"], keep=False).to_numpy()
     slug = slug.where(~clash, slug + "-" + found["local_name"].map(_short_hash))
     described = [_describe(n) for n in found["local_name"]]  # one call per distinct bucket, not per row
     places = found.assign(
         code=found["parent_code"] + "-X-" + slug,
-        name=[d[0] for d in described], level=[d[1] for d in described], population=np.nan,
+        name=[d[0] for d in described],
+        level=[d[1] for d in described],
+        population=np.nan,
     )
-    return places.loc[:, list(PLACE_COLUMNS)].astype({"population": "float64", "line": "int64"})
+    out: pd.DataFrame = places.loc[:, list(PLACE_COLUMNS)].astype({"population": "float64", "line": "int64"})
+    return out
 
 
 def _slug(name: str) -> str:
-    text = re.sub(r"[^a-z0-9]", "", "".join(syllables(name)).lower())
+    text = re.sub(r"[^a-z0-9]", "", "".join(china_codes.syllables(name)).lower())
     return text or "h" + _short_hash(name)
 
 
@@ -171,18 +221,18 @@ def _describe(name: str) -> tuple[str, str]:
     """(English name, level) of an uncoded city-level bucket."""
     if name in _BUCKETS:
         return _BUCKETS[name], "unallocated"
-    if name in _PROVINCE_STEMS:
-        return _PROVINCE_STEMS[name], "uncoded"
+    if name in _province_stems():
+        return _province_stems()[name], "uncoded"
     if _TO_CONFIRM.search(name):
         return "Location to be confirmed", "unallocated"
     if m := _ARRIVALS.match(name):
         origin = m["origin"]
-        where = "other provinces" if origin in ("外地", "外省") else romanize(origin)
+        where = "other provinces" if origin in ("外地", "外省") else china_codes.romanize(origin)
         return f"Arrivals from {where}", "unallocated"
     if (m := _XPCC.match(name)) and all(c in _CN_DIGITS for c in m["n"]):
-        rest = f" ({romanize(m['rest'])})" if m["rest"] else ""
+        rest = f" ({china_codes.romanize(m['rest'])})" if m["rest"] else ""
         return f"XPCC Division {_cn_number(m['n'])}{rest}", "uncoded"
-    return romanize(name, drop_suffix=False), "uncoded"
+    return china_codes.romanize(name, drop_suffix=False), "uncoded"
 
 
 def _cn_number(text: str) -> int:
@@ -213,23 +263,29 @@ def _daily(rows: pd.DataFrame, counts: dict[str, np.ndarray]) -> pd.DataFrame:
     series = np.concatenate(([True], key[1:] != key[:-1])).cumsum()
     daily, previous = cumulative_to_daily(pd.Series(cumulative), series)
     names = np.array(list(SERIES))
-    reasons = decrease_reasons(daily, previous, pd.Series(cumulative),
-                               "cumulative {column} decreased from {prev} to {cur} as reported",
-                               column=pd.Series(names[column]))
+    reasons = decrease_reasons(
+        daily,
+        previous,
+        pd.Series(cumulative),
+        "cumulative {column} decreased from {prev} to {cur} as reported",
+        column=pd.Series(names[column]),
+    )
     back = np.lexsort((column, position))  # source order: line, then the file's column order
     position, column = position[back], column[back]
     return observation_frame(
-        jurisdiction=rows["jurisdiction"].to_numpy()[position],
-        jurisdiction_name=rows["jurisdiction_name"].to_numpy()[position],
+        jurisdiction=take_strings(rows["jurisdiction"], position),
+        jurisdiction_name=take_strings(rows["jurisdiction_name"], position),
         date=rows["date"].to_numpy()[position],
-        indicator=np.array(list(SERIES.values()))[column],
-        value=daily.to_numpy()[back], reason=reasons.to_numpy()[back],
+        indicator=take_strings(list(SERIES.values()), column),
+        value=daily.to_numpy()[back],
+        reason=reasons.to_numpy()[back],
         line=rows["line"].to_numpy()[position],
     )
 
 
-def render(frame: pd.DataFrame, *, country: str = "CN", country_name: str = "中国",
-           country_english_name: str = "China") -> bytes:
+def render(
+    frame: pd.DataFrame, *, country: str = "CN", country_name: str = "中国", country_english_name: str = "China"
+) -> bytes:
     """The canghailan layout (cumulative) from daily totals.
 
     Levels come from the code: ``country`` is national, ``xx0000`` a province, any other code a city of
@@ -244,20 +300,25 @@ def render(frame: pd.DataFrame, *, country: str = "CN", country_name: str = "中
     is_province = code.str.fullmatch(r"\d{2}0000").to_numpy(dtype=bool) & ~national
     province_code = np.where(national, "", code.str[:2] + "0000")
     names = dict(zip(code[is_province], wide["jurisdiction_name"][is_province], strict=True))
-    fallback = {c: local for c, (_, local) in PROVINCES.items()}
+    fallback = {c: local for c, (_, local) in china_codes.PROVINCES.items()}
     provinces = pd.Series(province_code)
     province_name = provinces.map(names).fillna(provinces.map(fallback)).fillna("")
-    english = provinces.map({c: english for c, (english, _) in PROVINCES.items()}).fillna("")
+    english = provinces.map({c: english for c, (english, _) in china_codes.PROVINCES.items()}).fillna("")
     city = ~national & ~is_province
-    out = pd.DataFrame({
-        "date": format_dates(wide["date"]).to_numpy(),
-        "country": country_name, "countryCode": country,
-        "province": np.where(national, "", province_name), "provinceCode": province_code,
-        "city": np.where(city, wide["jurisdiction_name"], ""),
-        "cityCode": np.where(city & ~bucket, code, ""),
-        **{col: format_numbers(wide[col]).to_numpy() for col in SERIES},
-        "countryEnglishName": country_english_name, "provinceEnglishName": english.to_numpy(),
-    })
+    out = pd.DataFrame(
+        {
+            "date": format_dates(wide["date"]).to_numpy(),
+            "country": country_name,
+            "countryCode": country,
+            "province": np.where(national, "", province_name),
+            "provinceCode": province_code,
+            "city": np.where(city, wide["jurisdiction_name"], ""),
+            "cityCode": np.where(city & ~bucket, code, ""),
+            **{col: format_numbers(wide[col]).to_numpy() for col in SERIES},
+            "countryEnglishName": country_english_name,
+            "provinceEnglishName": english.to_numpy(),
+        }
+    )
     buffer = io.StringIO()
     out.to_csv(buffer, index=False, lineterminator="\n")
     return buffer.getvalue().encode("utf-8")
@@ -266,14 +327,15 @@ def render(frame: pd.DataFrame, *, country: str = "CN", country_name: str = "中
 def _cumulative_wide(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per (jurisdiction, date) with the four running totals, NaN where a day has no value."""
     totals = frame[(frame["disaggregation"].fillna("") == "") & frame["indicator"].isin(list(SERIES.values()))]
-    totals = totals.assign(date=pd.to_datetime(totals["date"]),
-                           jurisdiction_name=totals["jurisdiction_name"].fillna("").astype(str))
-    wide = totals.pivot_table(index=["jurisdiction", "date"], columns="indicator", values="value",
-                              aggfunc="sum").reindex(columns=list(SERIES.values()))
+    totals = totals.assign(
+        date=pd.to_datetime(totals["date"]), jurisdiction_name=totals["jurisdiction_name"].fillna("").astype(str)
+    )
+    wide = totals.pivot_table(
+        index=["jurisdiction", "date"], columns="indicator", values="value", aggfunc="sum"
+    ).reindex(columns=list(SERIES.values()))
     wide = wide.sort_index()
     groups = wide.index.get_level_values("jurisdiction")
-    cumulative = {col: daily_to_cumulative(wide[ind], groups).where(wide[ind].notna())
-                  for col, ind in SERIES.items()}
+    cumulative = {col: daily_to_cumulative(wide[ind], groups).where(wide[ind].notna()) for col, ind in SERIES.items()}
     names = totals.groupby("jurisdiction")["jurisdiction_name"].first()
     out = pd.DataFrame(cumulative).reset_index()
     out["jurisdiction_name"] = out["jurisdiction"].map(names).fillna("")

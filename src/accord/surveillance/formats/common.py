@@ -24,11 +24,14 @@ from __future__ import annotations
 import csv
 import io
 import re
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from accord.errors import AccordError, Problem
 
@@ -38,17 +41,29 @@ MAX_BYTES = 200 * 1024 * 1024
 MAX_PROBLEMS = 50
 
 FRAME_COLUMNS = (
-    "jurisdiction", "jurisdiction_name", "date", "indicator", "disaggregation", "value", "reason", "line",
+    "jurisdiction",
+    "jurisdiction_name",
+    "date",
+    "indicator",
+    "disaggregation",
+    "value",
+    "reason",
+    "line",
 )
 STRING_COLUMNS = ("jurisdiction", "jurisdiction_name", "indicator", "disaggregation", "reason")
 PLACE_COLUMNS = ("code", "name", "local_name", "level", "parent_code", "population", "line")
 
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
 
 @dataclass
 class ParseResult:
-    """What a parser read: observations, the problems that should reject the import, and notes."""
+    """What a parser read: observations, the problems that should reject the import, and notes.
+
+    Places parsers (``accord.places.china_codes``, ``accord.places.csvformat``) return their places frame
+    as both ``frame`` and ``places``.
+    """
 
     frame: pd.DataFrame
     problems: list[Problem] = field(default_factory=list)
@@ -80,15 +95,21 @@ class Problems:
     def __len__(self) -> int:
         return len(self.items) + self.dropped
 
-    def add(self, message: str, *, line: int | None = None, field: str | None = None,
-            code: str = "invalid") -> None:
+    def add(self, message: str, *, line: int | None = None, field: str | None = None, code: str = "invalid") -> None:
         if len(self.items) < self.limit:
             self.items.append(Problem(message, self.file, line, field, code))
         else:
             self.dropped += 1
 
-    def add_rows(self, mask: pd.Series | np.ndarray, lines: pd.Series | np.ndarray, messages: pd.Series | str,
-                 *, field: str | pd.Series | np.ndarray | None = None, code: str = "invalid") -> None:
+    def add_rows(
+        self,
+        mask: pd.Series | np.ndarray,
+        lines: pd.Series | np.ndarray,
+        messages: pd.Series | str,
+        *,
+        field: str | pd.Series | np.ndarray | None = None,
+        code: str = "invalid",
+    ) -> None:
         """One problem per row where ``mask`` holds; ``messages`` and ``field`` are one value or per row."""
         mask = np.asarray(mask, dtype=bool)
         total = int(mask.sum())
@@ -97,10 +118,16 @@ class Problems:
         room = max(self.limit - len(self.items), 0)
         idx = np.flatnonzero(mask)[:room]
         line_values = np.asarray(lines)[idx]
-        texts = ([messages] * len(idx) if isinstance(messages, str)
-                 else [str(m) for m in np.asarray(messages, dtype=object)[idx]])
-        fields = ([field] * len(idx) if field is None or isinstance(field, str)
-                  else [str(f) for f in np.asarray(field, dtype=object)[idx]])
+        texts = (
+            [messages] * len(idx)
+            if isinstance(messages, str)
+            else [str(m) for m in np.asarray(messages, dtype=object)[idx]]
+        )
+        fields = (
+            [field] * len(idx)
+            if field is None or isinstance(field, str)
+            else [str(f) for f in np.asarray(field, dtype=object)[idx]]
+        )
         for line, text, name in zip(line_values, texts, fields, strict=True):
             self.items.append(Problem(text, self.file, int(line), name, code))
         self.dropped += total - len(idx)
@@ -128,12 +155,14 @@ def check_size(data: bytes, filename: str, max_bytes: int = MAX_BYTES) -> None:
         raise AccordError(
             f"{filename} is {len(data) / 2**20:,.1f} MB, over the limit of {max_bytes / 2**20:,.0f} MB; "
             "split it (e.g. by month) or raise the limit",
-            status=413, kind="too-large",
+            status=413,
+            kind="too-large",
         )
 
 
-def decode(data: bytes, filename: str, encoding: str | None = None,
-           max_bytes: int = MAX_BYTES) -> tuple[str | None, list[Problem]]:
+def decode(
+    data: bytes, filename: str, encoding: str | None = None, max_bytes: int = MAX_BYTES
+) -> tuple[str | None, list[Problem]]:
     """Bytes to text: UTF-8 (a BOM is dropped) unless ``encoding`` is given explicitly (e.g. ``gb18030``).
 
     We never guess an encoding: a wrong guess silently corrupts names. Invalid bytes give one problem that
@@ -141,13 +170,14 @@ def decode(data: bytes, filename: str, encoding: str | None = None,
     """
     check_size(data, filename, max_bytes)
     if encoding is None and data.startswith(_UTF16_BOMS):
-        return None, [Problem("file is UTF-16 encoded; save it as UTF-8 or pass encoding='utf-16'",
-                              filename, 1, code="encoding")]
+        return None, [
+            Problem("file is UTF-16 encoded; save it as UTF-8 or pass encoding='utf-16'", filename, 1, code="encoding")
+        ]
     if encoding is None and b"\x00" in data[:8192]:
-        raise AccordError(f"{filename} is not a text file (it contains NUL bytes); export it as CSV, JSON or XML",
-                          kind="not-text")
-    codec = "utf-8-sig" if encoding is None or encoding.lower().replace("_", "-") in ("utf-8", "utf8") \
-        else encoding
+        raise AccordError(
+            f"{filename} is not a text file (it contains NUL bytes); export it as CSV, JSON or XML", kind="not-text"
+        )
+    codec = "utf-8-sig" if encoding is None or encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
     try:
         return data.decode(codec), []
     except LookupError:
@@ -161,14 +191,16 @@ def _decode_problem(data: bytes, filename: str, codec: str, exc: UnicodeDecodeEr
     line = data.count(b"\n", 0, start) + 1
     column = start - (data.rfind(b"\n", 0, start) + 1) + 1
     # surrogateescape maps each undecodable byte to one lone surrogate, so counting them counts the bad bytes
-    bad = sum(1 for ch in data.decode(codec, errors="surrogateescape") if "\udc80" <= ch <= "\udcff")
+    bad = len(_ESCAPED_BYTE.findall(data.decode(codec, errors="surrogateescape")))
     name = "UTF-8" if codec == "utf-8-sig" else codec
     hint = " (e.g. encoding='gb18030' or 'latin-1')" if codec == "utf-8-sig" else ""
     return Problem(
         f"not valid {name}: byte 0x{data[start]:02X} at byte offset {start:,} (column {column}); "
         f"{bad:,} invalid byte{'s' if bad != 1 else ''} in all. Re-save the file as UTF-8 or name its "
         f"encoding{hint}",
-        filename, line, code="encoding",
+        filename,
+        line,
+        code="encoding",
     )
 
 
@@ -192,10 +224,28 @@ def read_csv(text: str, filename: str) -> tuple[pd.DataFrame, list[Problem]]:
     if problems:
         return pd.DataFrame(), problems
     try:
-        table = pd.read_csv(io.StringIO(text), dtype=str, header=0, names=names, keep_default_na=False,
-                            na_filter=False, skip_blank_lines=False, engine="c")
+        with warnings.catch_warnings():
+            # index_col=False: without it pandas silently turns an extra first field into the index; with
+            # it, that case is a ParserWarning, which we make an error
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            table = pd.read_csv(
+                io.StringIO(text),
+                dtype=str,
+                header=0,
+                names=names,
+                index_col=False,
+                keep_default_na=False,
+                na_filter=False,
+                skip_blank_lines=False,
+                engine="c",
+            )
     except pd.errors.ParserError as exc:
         return pd.DataFrame(), [_csv_error_problem(text, filename, exc)]
+    except pd.errors.ParserWarning:
+        line = 2 + sum(h.count("\n") for h in header)
+        return pd.DataFrame(), [
+            Problem("malformed CSV: more fields than the header has", filename, line, code="malformed")
+        ]
     table = table.fillna("")
     table.index = pd.Index(_record_lines(text, table, header), name="line")
     blank = (table == "").all(axis=1)
@@ -207,8 +257,15 @@ def _duplicate_header_problems(names: list[str], filename: str) -> list[Problem]
     problems = []
     for i, name in enumerate(names, start=1):
         if name in seen:
-            problems.append(Problem(f"column '{name}' appears twice (columns {seen[name]} and {i})",
-                                    filename, 1, name, code="duplicate-column"))
+            problems.append(
+                Problem(
+                    f"column '{name}' appears twice (columns {seen[name]} and {i})",
+                    filename,
+                    1,
+                    name,
+                    code="duplicate-column",
+                )
+            )
         seen.setdefault(name, i)
     return problems
 
@@ -228,11 +285,19 @@ def _record_lines(text: str, table: pd.DataFrame, header: list[str]) -> np.ndarr
 def _csv_error_problem(text: str, filename: str, exc: Exception) -> Problem:
     message = str(exc).strip()
     if m := re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message):
-        return Problem(f"malformed CSV: {m.group(3)} fields where the header has {m.group(1)}",
-                       filename, int(m.group(2)), code="malformed")
+        return Problem(
+            f"malformed CSV: {m.group(3)} fields where the header has {m.group(1)}",
+            filename,
+            int(m.group(2)),
+            code="malformed",
+        )
     if "EOF inside string" in message:
-        return Problem("malformed CSV: a quoted field is never closed (missing \")", filename,
-                       _unclosed_quote_line(text), code="malformed")
+        return Problem(
+            'malformed CSV: a quoted field is never closed (missing ")',
+            filename,
+            _unclosed_quote_line(text),
+            code="malformed",
+        )
     return Problem(f"malformed CSV: {message}", filename, code="malformed")
 
 
@@ -248,24 +313,33 @@ def _unclosed_quote_line(text: str) -> int | None:
     return None
 
 
-def require_columns(table: pd.DataFrame, required: Sequence[str], filename: str,
-                    what: str = "this format") -> list[Problem]:
+def require_columns(
+    table: pd.DataFrame, required: Sequence[str], filename: str, what: str = "this format"
+) -> list[Problem]:
     """One problem naming every missing column (and the columns the file does have)."""
     missing = [c for c in required if c not in table.columns]
     if not missing:
         return []
     have = ", ".join(table.columns) or "none"
-    return [Problem(f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} required by "
-                    f"{what} (the header has: {have})", filename, 1, ",".join(missing),
-                    code="missing-column")]
+    return [
+        Problem(
+            f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} required by "
+            f"{what} (the header has: {have})",
+            filename,
+            1,
+            ",".join(missing),
+            code="missing-column",
+        )
+    ]
 
 
 # --------------------------------------------------------------------------------------------------------
 # typed columns
 
 
-def to_numbers(values: pd.Series, lines: pd.Series | np.ndarray, problems: Problems, field: str,
-               *, required: bool = False) -> pd.Series:
+def to_numbers(
+    values: pd.Series, lines: pd.Series | np.ndarray, problems: Problems, field: str, *, required: bool = False
+) -> pd.Series:
     """Strings to float64: '' is NaN (no report), or a problem when ``required``; non-numbers are problems."""
     text = values.astype(str).str.strip()
     numbers = pd.to_numeric(text, errors="coerce").astype("float64")
@@ -277,13 +351,43 @@ def to_numbers(values: pd.Series, lines: pd.Series | np.ndarray, problems: Probl
     return numbers.where(~bad)
 
 
-def to_dates(values: pd.Series, lines: pd.Series | np.ndarray, problems: Problems, field: str,
-             fmt: str = "%Y-%m-%d", shown: str = "YYYY-MM-DD") -> pd.Series:
+def numeric_block(block: pd.DataFrame) -> np.ndarray | None:
+    """A string DataFrame to a (rows x columns) float64 array in one Arrow cast, '' as NaN.
+
+    The fast path for wide files (JHU: a million cells). None when any cell is not a plain number: the
+    caller then takes the per-cell path that reports each bad cell.
+    """
+    if block.empty:
+        return np.empty(block.shape, dtype="float64")
+    columns = []
+    try:
+        for name in block.columns:  # per column: concatenating Arrow chunks first is far slower
+            text = pa.array(block[name])
+            blank = pc.equal(text, "")
+            number = pc.cast(pc.if_else(blank, pa.scalar(None, text.type), text), pa.float64())
+            columns.append(number.to_numpy(zero_copy_only=False))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+    values = np.column_stack(columns).astype("float64")
+    if np.isinf(values).any():
+        return None  # Arrow reads 'inf'; let the slow path report it
+    return values
+
+
+def to_dates(
+    values: pd.Series,
+    lines: pd.Series | np.ndarray,
+    problems: Problems,
+    field: str,
+    fmt: str = "%Y-%m-%d",
+    shown: str = "YYYY-MM-DD",
+) -> pd.Series:
     """Strings to datetime64[ns] days; unparseable or empty dates are problems (NaT in the result)."""
     text = values.astype(str).str.strip()
     dates = pd.to_datetime(text, format=fmt, errors="coerce").astype("datetime64[ns]")
-    problems.add_rows(dates.isna().to_numpy(), lines, "'" + text + f"' is not a date ({shown})",
-                      field=field, code="bad-date")
+    problems.add_rows(
+        dates.isna().to_numpy(), lines, "'" + text + f"' is not a date ({shown})", field=field, code="bad-date"
+    )
     return dates.dt.normalize()
 
 
@@ -318,15 +422,45 @@ def observation_frame(**columns: object) -> pd.DataFrame:
     data: dict[str, object] = {}
     for name in FRAME_COLUMNS:
         value = columns.get(name, "" if name in STRING_COLUMNS else 0 if name == "line" else np.nan)
-        data[name] = np.asarray(value) if isinstance(value, pd.Series) else value
+        if name in STRING_COLUMNS:
+            data[name] = as_strings(value, n)
+        else:
+            data[name] = value.to_numpy() if isinstance(value, pd.Series) else value
     frame = pd.DataFrame(data, index=pd.RangeIndex(n))
     return normalise_frame(frame)
+
+
+def as_strings(values: object, n: int) -> pd.Series:
+    """A pandas ``str`` Series of length n from a scalar, list, array or Series.
+
+    Going through factorize builds each distinct string once: a million rows of a few hundred place names
+    convert several times faster than ``astype(str)`` on the objects.
+    """
+    if isinstance(values, pd.Series) and values.dtype == "str":
+        return values.reset_index(drop=True)
+    if not isinstance(values, pd.Series | np.ndarray | list):
+        return pd.Series(
+            pd.array(["" if values is None else str(values)], dtype="str").take(np.zeros(n, dtype=np.intp))
+        )
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+    texts = ["" if u is None or (isinstance(u, float) and np.isnan(u)) else str(u) for u in uniques]
+    texts.append("")  # the slot that missing values (code -1) take
+    codes = np.where(codes < 0, len(texts) - 1, codes)
+    return pd.Series(pd.array(texts, dtype="str").take(codes))
+
+
+def take_strings(values: object, positions: np.ndarray) -> pd.Series:
+    """``values[positions]`` as a ``str`` Series, converting each of the (few) source values only once."""
+    return pd.Series(pd.array(np.asarray(values, dtype=object), dtype="str").take(positions))
 
 
 def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.loc[:, list(FRAME_COLUMNS)].copy()
     for name in STRING_COLUMNS:
-        out[name] = out[name].fillna("").astype(str)
+        column = out[name]
+        out[name] = (
+            column.fillna("") if column.dtype == "str" else as_strings(column.to_numpy(), len(out)).set_axis(out.index)
+        )
     out["date"] = pd.to_datetime(out["date"]).astype("datetime64[ns]").dt.normalize()
     out["value"] = out["value"].astype("float64")
     out["line"] = out["line"].astype("int64")
@@ -344,28 +478,34 @@ def empty_places() -> pd.DataFrame:
     return frame
 
 
+def failed_places(problems: Problems) -> ParseResult:
+    places = empty_places()
+    return ParseResult(places, problems.as_list(), [], places)
+
+
 def failed(problems: Problems | list[Problem], notes: list[str] | None = None) -> ParseResult:
     items = problems.as_list() if isinstance(problems, Problems) else problems
     return ParseResult(empty_frame(), items, notes or [])
 
 
-def duplicate_problems(frame: pd.DataFrame, keys: Sequence[str], problems: Problems,
-                       what: str = "row") -> np.ndarray:
+def duplicate_problems(frame: pd.DataFrame, keys: Sequence[str], problems: Problems, what: str = "row") -> np.ndarray:
     """Flag every repeat of a key, naming the line of its first occurrence; returns the repeat mask.
 
-    ``what`` says what repeats, e.g. "observation (same jurisdiction and date)".
+    ``what`` says what repeats, e.g. "observation (same jurisdiction and date)". Rows with a missing key
+    (an unparseable date) already have their problem and are not compared.
     """
-    repeat = frame.duplicated(list(keys), keep="first").to_numpy()
+    complete = frame[list(keys)].notna().all(axis=1).to_numpy()
+    repeat = frame.duplicated(list(keys), keep="first").to_numpy() & complete
     if repeat.any():
         first = frame.groupby(list(keys), sort=False, dropna=False)["line"].transform("min")
-        problems.add_rows(repeat, frame["line"],
-                          f"duplicate {what} as line " + first.astype(str),
-                          code="duplicate")
+        problems.add_rows(repeat, frame["line"], f"duplicate {what} as line " + first.astype(str), code="duplicate")
     return repeat
 
 
-def cumulative_to_daily(cumulative: pd.Series, groups: pd.Series | np.ndarray | list[pd.Series]
-                        ) -> tuple[pd.Series, pd.Series]:
+Groups = pd.Series | pd.Index | np.ndarray | list[pd.Series]
+
+
+def cumulative_to_daily(cumulative: pd.Series, groups: Groups) -> tuple[pd.Series, pd.Series]:
     """Daily counts from running totals: (daily, previous cumulative or NaN at a series' first row).
 
     Rows must be sorted by group, then date, with missing days already removed, so a gap is diffed against
@@ -377,13 +517,14 @@ def cumulative_to_daily(cumulative: pd.Series, groups: pd.Series | np.ndarray | 
     return daily, previous
 
 
-def daily_to_cumulative(daily: pd.Series, groups: pd.Series | np.ndarray | list[pd.Series]) -> pd.Series:
+def daily_to_cumulative(daily: pd.Series, groups: Groups) -> pd.Series:
     """Running totals from daily counts (rows sorted by group, then date); the inverse of the above."""
     return daily.groupby(groups, sort=False).cumsum()
 
 
-def decrease_reasons(daily: pd.Series, previous: pd.Series, cumulative: pd.Series, template: str,
-                     **fields: pd.Series) -> pd.Series:
+def decrease_reasons(
+    daily: pd.Series, previous: pd.Series, cumulative: pd.Series, template: str, **fields: pd.Series
+) -> pd.Series:
     """A reason for each negative daily count, '' elsewhere.
 
     ``template`` has ``{prev}`` and ``{cur}`` placeholders and one ``{name}`` per extra per-row ``fields``
@@ -392,8 +533,11 @@ def decrease_reasons(daily: pd.Series, previous: pd.Series, cumulative: pd.Serie
     reasons = np.full(len(daily), "", dtype=object)
     negative = (daily < 0).to_numpy()
     if negative.any():
-        values = {"prev": format_numbers(previous[negative]), "cur": format_numbers(cumulative[negative]),
-                  **{name: series[negative].astype(str) for name, series in fields.items()}}
+        values = {
+            "prev": format_numbers(previous[negative]),
+            "cur": format_numbers(cumulative[negative]),
+            **{name: series[negative].astype(str) for name, series in fields.items()},
+        }
         text = pd.Series("", index=values["prev"].index, dtype=object)
         for i, piece in enumerate(re.split(r"\{(\w+)\}", template)):
             text = text + (values[piece] if i % 2 else piece)
@@ -415,8 +559,9 @@ def string_column(table: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series("", index=table.index, dtype=str)
 
 
-def read_table(data: bytes, filename: str, encoding: str | None, max_bytes: int,
-               required: Sequence[str], what: str) -> tuple[pd.DataFrame | None, Problems]:
+def read_table(
+    data: bytes, filename: str, encoding: str | None, max_bytes: int, required: Sequence[str], what: str
+) -> tuple[pd.DataFrame | None, Problems]:
     """decode + read_csv + require_columns, the opening of every CSV parser."""
     problems = Problems(filename)
     text, decode_problems = decode(data, filename, encoding, max_bytes)

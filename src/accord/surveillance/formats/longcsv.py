@@ -80,51 +80,80 @@ def _json_text(value: object) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def _validate(table: pd.DataFrame, lines: np.ndarray, problems: Problems, notes: list[str],
-              header_line: int | None) -> ParseResult:
+def _validate(
+    table: pd.DataFrame, lines: np.ndarray, problems: Problems, notes: list[str], header_line: int | None
+) -> ParseResult:
     unknown = [c for c in table.columns if c not in REQUIRED + OPTIONAL]
-    for name in unknown:
-        problems.add(f"unknown column '{name}'; the columns are {', '.join(REQUIRED + OPTIONAL)}",
-                     line=header_line,
-                     field=name, code="unknown-column")
+    for column in unknown:
+        problems.add(
+            f"unknown column '{column}'; the columns are {', '.join(REQUIRED + OPTIONAL)}",
+            line=header_line,
+            field=column,
+            code="unknown-column",
+        )
     code = string_column(table, "jurisdiction")
     name = string_column(table, "jurisdiction_name")
-    problems.add_rows(((code == "") & (name == "")).to_numpy(), lines, "jurisdiction is empty",
-                      field="jurisdiction", code="empty-value")
+    problems.add_rows(
+        ((code == "") & (name == "")).to_numpy(),
+        lines,
+        "jurisdiction is empty",
+        field="jurisdiction",
+        code="empty-value",
+    )
     indicator = string_column(table, "indicator")
     disaggregation = string_column(table, "disaggregation")
-    _check_indicators(indicator, disaggregation, lines, problems)
+    check_indicators(indicator, disaggregation, lines, problems)
     frame = observation_frame(
-        jurisdiction=code, jurisdiction_name=name,
+        jurisdiction=code,
+        jurisdiction_name=name,
         date=to_dates(table["date"], lines, problems, "date"),
-        indicator=indicator, disaggregation=disaggregation,
+        indicator=indicator,
+        disaggregation=disaggregation,
         value=to_numbers(table["value"], lines, problems, "value", required=True),
-        reason=string_column(table, "reason"), line=lines,
+        reason=string_column(table, "reason"),
+        line=lines,
     )
     duplicate_problems(frame, KEY, problems, "observation (same jurisdiction, date, indicator, disaggregation)")
     return ParseResult(frame, problems.as_list(), notes)
 
 
-def _check_indicators(indicator: pd.Series, disaggregation: pd.Series, lines: np.ndarray,
-                      problems: Problems) -> None:
+def check_indicators(
+    indicator: pd.Series,
+    disaggregation: pd.Series,
+    lines: np.ndarray,
+    problems: Problems,
+    field: str = "indicator",
+    disaggregation_field: str = "disaggregation",
+) -> None:
+    """Unknown, empty and derived (cumulative) indicators, and disaggregations the indicator lacks."""
     known = indicator.isin(list(indicators.STORED_CODES))
-    derived = indicator.map({i.code: i.derived_from for i in indicators.CORE_INDICATORS
-                             if i.derived_from}).fillna("")
-    problems.add_rows((derived != "").to_numpy(), lines,
-                      indicator + " is derived from " + derived + "; submit daily counts (" + derived + ")",
-                      field="indicator", code="derived-indicator")
+    derived = indicator.map({i.code: i.derived_from for i in indicators.CORE_INDICATORS if i.derived_from}).fillna("")
+    problems.add_rows(
+        (derived != "").to_numpy(),
+        lines,
+        indicator + " is derived from " + derived + "; submit daily counts (" + derived + ")",
+        field=field,
+        code="derived-indicator",
+    )
     stored = ", ".join(indicators.STORED_CODES)
-    problems.add_rows((indicator == "").to_numpy(), lines, "indicator is empty", field="indicator",
-                      code="empty-value")
-    problems.add_rows((~known & (derived == "") & (indicator != "")).to_numpy(), lines,
-                      "unknown indicator '" + indicator + f"'; known: {stored}",
-                      field="indicator", code="unknown-indicator")
+    problems.add_rows((indicator == "").to_numpy(), lines, "indicator is empty", field=field, code="empty-value")
+    problems.add_rows(
+        (~known & (derived == "") & (indicator != "")).to_numpy(),
+        lines,
+        "unknown indicator '" + indicator + f"'; known: {stored}",
+        field=field,
+        code="unknown-indicator",
+    )
     pairs = [(i.code, d) for i in indicators.CORE_INDICATORS for d in i.disaggregations]
     ok = pd.MultiIndex.from_arrays([indicator, disaggregation]).isin(pairs)
     allowed = indicator.map({i.code: _allowed_text(i) for i in indicators.CORE_INDICATORS}).fillna("")
-    problems.add_rows(known.to_numpy() & ~ok, lines,
-                      "'" + disaggregation + "' is not a disaggregation of " + indicator + "; " + allowed,
-                      field="disaggregation", code="unknown-disaggregation")
+    problems.add_rows(
+        known.to_numpy() & ~ok,
+        lines,
+        "'" + disaggregation + "' is not a disaggregation of " + indicator + "; " + allowed,
+        field=disaggregation_field,
+        code="unknown-disaggregation",
+    )
 
 
 def _allowed_text(indicator: indicators.Indicator) -> str:
@@ -136,16 +165,19 @@ def _allowed_text(indicator: indicators.Indicator) -> str:
 
 def render(frame: pd.DataFrame, *, names: bool = False) -> bytes:
     """The long CSV (UTF-8, ``\\n`` line ends); ``names=True`` adds the ``jurisdiction_name`` column."""
-    out = pd.DataFrame({
-        "jurisdiction": frame["jurisdiction"].astype(str).to_numpy(),
-        "jurisdiction_name": frame["jurisdiction_name"].astype(str).to_numpy()
-        if "jurisdiction_name" in frame else "",
-        "date": format_dates(frame["date"]).to_numpy(),
-        "indicator": frame["indicator"].astype(str).to_numpy(),
-        "disaggregation": frame["disaggregation"].fillna("").astype(str).to_numpy(),
-        "value": format_numbers(frame["value"]).to_numpy(),
-        "reason": frame["reason"].fillna("").astype(str).to_numpy() if "reason" in frame else "",
-    })
+    out = pd.DataFrame(
+        {
+            "jurisdiction": frame["jurisdiction"].astype(str).to_numpy(),
+            "jurisdiction_name": frame["jurisdiction_name"].astype(str).to_numpy()
+            if "jurisdiction_name" in frame
+            else "",
+            "date": format_dates(frame["date"]).to_numpy(),
+            "indicator": frame["indicator"].astype(str).to_numpy(),
+            "disaggregation": frame["disaggregation"].fillna("").astype(str).to_numpy(),
+            "value": format_numbers(frame["value"]).to_numpy(),
+            "reason": frame["reason"].fillna("").astype(str).to_numpy() if "reason" in frame else "",
+        }
+    )
     if not names:
         out = out.drop(columns="jurisdiction_name")
     buffer = io.StringIO()

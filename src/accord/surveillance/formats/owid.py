@@ -41,11 +41,26 @@ from accord.surveillance.formats.common import (
 
 REQUIRED = ("iso_code", "location", "date")
 COLUMN_INDICATORS: Final[dict[str, str]] = {
-    "new_cases": "new_confirmed", "new_deaths": "new_deaths", "new_tests": "new_tests",
-    "hosp_patients": "hospitalised", "icu_patients": "icu_occupied",
+    "new_cases": "new_confirmed",
+    "new_deaths": "new_deaths",
+    "new_tests": "new_tests",
+    "hosp_patients": "hospitalised",
+    "icu_patients": "icu_occupied",
 }
-RENDER_COLUMNS: Final = ("iso_code", "location", "date", "total_cases", "new_cases", "total_deaths",
-                         "new_deaths", "new_tests", "total_tests", "hosp_patients", "icu_patients", "population")
+RENDER_COLUMNS: Final = (
+    "iso_code",
+    "location",
+    "date",
+    "total_cases",
+    "new_cases",
+    "total_deaths",
+    "new_deaths",
+    "new_tests",
+    "total_tests",
+    "hosp_patients",
+    "icu_patients",
+    "population",
+)
 _TOTALS: Final = {"total_cases": "new_cases", "total_deaths": "new_deaths", "total_tests": "new_tests"}
 _SPECIAL_ALPHA3: Final = {"XKX": "XK", "OWID_KOS": "XK"}
 NEGATIVE_REASON: Final = "negative daily count as published by OWID"
@@ -69,16 +84,26 @@ def alpha3(code: str) -> str:
     return country.alpha_3 if country is not None else code
 
 
-def parse(data: bytes, filename: str, *, countries: Collection[str] | None = None, encoding: str | None = None,
-          max_bytes: int = MAX_BYTES) -> ParseResult:
+def parse(
+    data: bytes,
+    filename: str,
+    *,
+    countries: Collection[str] | None = None,
+    encoding: str | None = None,
+    max_bytes: int = MAX_BYTES,
+) -> ParseResult:
     """``countries``: keep only these (alpha-2 or alpha-3 codes); other rows are skipped with a note."""
     table, problems = read_table(data, filename, encoding, max_bytes, REQUIRED, "the OWID layout")
     if table is None:
         return failed(problems)
     present = [c for c in COLUMN_INDICATORS if c in table.columns]
     if not present:
-        problems.add("none of the value columns " + ", ".join(COLUMN_INDICATORS) + " is present",
-                     line=1, field=",".join(COLUMN_INDICATORS), code="missing-column")
+        problems.add(
+            "none of the value columns " + ", ".join(COLUMN_INDICATORS) + " is present",
+            line=1,
+            field=",".join(COLUMN_INDICATORS),
+            code="missing-column",
+        )
         return failed(problems)
     notes = header_only_note(table)
     iso = string_column(table, "iso_code")
@@ -92,10 +117,17 @@ def parse(data: bytes, filename: str, *, countries: Collection[str] | None = Non
     if aggregates:
         notes.append("no country code for " + ", ".join(aggregates) + ": kept by name, jurisdiction ''")
     lines = table.index.to_numpy()
-    base = pd.DataFrame({"jurisdiction": code.to_numpy(), "jurisdiction_name": string_column(table, "location"),
-                         "date": to_dates(table["date"], lines, problems, "date").to_numpy(), "line": lines})
-    duplicate_problems(base.assign(iso=iso.to_numpy()), ["iso", "jurisdiction_name", "date"], problems,
-                       "row (same location and date)")
+    base = pd.DataFrame(
+        {
+            "jurisdiction": code.to_numpy(),
+            "jurisdiction_name": string_column(table, "location"),
+            "date": to_dates(table["date"], lines, problems, "date").to_numpy(),
+            "line": lines,
+        }
+    )
+    duplicate_problems(
+        base.assign(iso=iso.to_numpy()), ["iso", "jurisdiction_name", "date"], problems, "row (same location and date)"
+    )
     parts = []
     for column in present:  # one vectorised pass per value column
         values = to_numbers(table[column], lines, problems, column).to_numpy()
@@ -123,10 +155,14 @@ def render(frame: pd.DataFrame) -> bytes:
     for total, daily in _TOTALS.items():
         wide[total] = daily_to_cumulative(wide[daily], groups).where(wide[daily].notna())
     wide = wide.reset_index().join(_place_info(frame), on="key")
-    out = pd.DataFrame({
-        "iso_code": wide["iso_code"], "location": wide["location"], "date": format_dates(wide["date"]),
-        **{c: format_numbers(wide[c]) for c in RENDER_COLUMNS[3:]},
-    })
+    out = pd.DataFrame(
+        {
+            "iso_code": wide["iso_code"],
+            "location": wide["location"],
+            "date": format_dates(wide["date"]),
+            **{c: format_numbers(wide[c]) for c in RENDER_COLUMNS[3:]},
+        }
+    )
     buffer = io.StringIO()
     out.loc[:, list(RENDER_COLUMNS)].to_csv(buffer, index=False, lineterminator="\n")
     return buffer.getvalue().encode("utf-8")
@@ -134,14 +170,25 @@ def render(frame: pd.DataFrame) -> bytes:
 
 def _place_info(frame: pd.DataFrame) -> pd.DataFrame:
     """Per place key: iso_code, location and population (the first non-empty value of each)."""
+
     def nonempty(name: str) -> pd.Series:
         values = frame[name].fillna("").astype(str) if name in frame else pd.Series("", index=frame.index)
         return values.where(values != "")
 
     population = frame["population"] if "population" in frame else pd.Series(np.nan, index=frame.index)
-    info = pd.DataFrame({"key": frame["key"], "jurisdiction": frame["jurisdiction"].astype(str),
-                         "location": nonempty("jurisdiction_name"), "iso_code": nonempty("iso_code"),
-                         "population": population.astype("float64")}).groupby("key").first()
+    info = (
+        pd.DataFrame(
+            {
+                "key": frame["key"],
+                "jurisdiction": frame["jurisdiction"].astype(str),
+                "location": nonempty("jurisdiction_name"),
+                "iso_code": nonempty("iso_code"),
+                "population": population.astype("float64"),
+            }
+        )
+        .groupby("key")
+        .first()
+    )
     derived = info["jurisdiction"].map({c: alpha3(c) for c in info["jurisdiction"].unique()})
     info["iso_code"] = info["iso_code"].fillna(derived)
     info["location"] = info["location"].fillna("")

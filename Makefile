@@ -1,0 +1,47 @@
+# Accord: `make demo` and `make test` do all their own set-up on a fresh machine.
+SHELL := /bin/bash
+UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+PYTHON ?= python3
+export UV_PYTHON ?= 3.11
+
+.PHONY: setup demo serve test lint typecheck pytest services bench clean
+
+$(UV):
+	$(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --quiet
+	touch $@
+
+setup: .venv/.synced
+
+## demo: a synthetic country with a seeded outbreak, reported through the real services, served on :8000
+demo: setup
+	$(UV) run accord init
+	$(UV) run accord demo --serve
+
+serve: setup
+	$(UV) run accord serve
+
+## services the tests need (PostgreSQL on 127.0.0.1:5432); started if not running
+services:
+	@bash scripts/ensure-services.sh
+
+lint: setup
+	$(UV) run ruff check src tests benchmarks
+	$(UV) run ruff format --check src tests benchmarks
+	$(UV) run lint-imports
+
+typecheck: setup
+	$(UV) run mypy
+
+pytest: setup services
+	$(UV) run pytest -q -p no:cacheprovider
+
+test: lint typecheck pytest
+
+bench: setup services
+	$(UV) run python benchmarks/run_all.py
+
+clean:
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache
