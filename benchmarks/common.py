@@ -1,16 +1,33 @@
-"""Helpers shared by the benchmarks: a synthetic tree of any size and timing utilities."""
+"""Helpers shared by the benchmarks: a synthetic tree of any size, fresh stores on SQLite and PostgreSQL,
+timing, tables and JSON results (in ``benchmarks/results/``, git-ignored)."""
 
 from __future__ import annotations
 
+import json
 import os
+import platform
 import resource
+import sqlite3
+import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from accord import migrate
+from accord.db import make_engine, session_factory, transaction
+from accord.surveillance import service as surveillance
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -49,3 +66,182 @@ def timed() -> Iterator[dict[str, float]]:
 
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ------------------------------------------------------------------------------------------ stores
+RESULTS = REPO / "benchmarks" / "results"
+PG_ADMIN_URL = os.environ.get("ACCORD_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+@dataclass
+class Store:
+    """A migrated, seeded database of one backend, made for one benchmark run."""
+
+    backend: str
+    url: str
+    engine: Engine
+    sessions: sessionmaker[Session]
+    path: Path | None = None
+
+    def size_mib(self) -> float:
+        if self.path is not None:
+            files = [self.path, *(self.path.with_name(self.path.name + s) for s in ("-wal", "-shm"))]
+            return sum(f.stat().st_size for f in files if f.exists()) / 2**20
+        with self.engine.connect() as conn:
+            return float(conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one()) / 2**20
+
+
+def pg_problem() -> str | None:
+    """Why PostgreSQL cannot be used (None when it can)."""
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL.replace("+psycopg", ""), connect_timeout=3):
+            return None
+    except Exception as exc:  # the benchmarks then skip PostgreSQL with this reason
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _pg_admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def _migrated(backend: str, url: str, path: Path | None) -> Store:
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    sessions = session_factory(engine)
+    with transaction(sessions) as s:
+        surveillance.seed_indicators(s)
+    return Store(backend, url, engine, sessions, path)
+
+
+@contextmanager
+def fresh_store(backend: str, sqlite_path: Path, *, keep: bool = False) -> Iterator[Store]:
+    """A new empty store: an SQLite file at ``sqlite_path`` (replaced if present) or a new PostgreSQL
+    database (dropped afterwards unless ``keep``)."""
+    if backend == "sqlite":
+        for f in (sqlite_path, *(sqlite_path.with_name(sqlite_path.name + s) for s in ("-wal", "-shm"))):
+            f.unlink(missing_ok=True)
+        store = _migrated(backend, f"sqlite:///{sqlite_path}", sqlite_path)
+        try:
+            yield store
+        finally:
+            store.engine.dispose()
+            if not keep:
+                sqlite_path.unlink(missing_ok=True)
+        return
+    name = f"accord_bench_{uuid.uuid4().hex[:10]}"
+    _pg_admin(f'CREATE DATABASE "{name}"')
+    store = _migrated(backend, PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", None)
+    try:
+        yield store
+    finally:
+        store.engine.dispose()
+        if not keep:
+            _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def open_store(url: str) -> Store:
+    """An existing store (e.g. the one ``ingest.py --keep`` left behind)."""
+    engine = make_engine(url)
+    path = Path(url.split("///", 1)[1]) if url.startswith("sqlite") else None
+    return Store(engine.dialect.name, url, engine, session_factory(engine), path)
+
+
+# ----------------------------------------------------------------------------------------- output
+def write_results(name: str, payload: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{name}.json"
+    meta = {"machine": machine(), "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    out.write_text(json.dumps({**meta, **payload}, indent=2, default=str) + "\n")
+    return out
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "sqlite": sqlite3.sqlite_version,
+    }
+
+
+def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    table = Table(title=title, title_justify="left")
+    for i, col in enumerate(columns):
+        table.add_column(col, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*(fmt(v) for v in row))
+    Console().print(table)
+
+
+def fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------------ observations
+#: the nine values reported per community and day: (indicator, disaggregation)
+SERIES: list[tuple[str, str]] = [
+    ("new_confirmed", ""),
+    ("new_confirmed", "imported"),
+    ("new_confirmed", "local"),
+    ("new_suspected", ""),
+    ("new_deaths", ""),
+    ("new_recovered", ""),
+    ("new_tests", ""),
+    ("hospitalised", ""),
+    ("icu_occupied", ""),
+]
+
+
+def synthetic_values(populations: np.ndarray, days: int, seed: int = 2) -> np.ndarray:
+    """Whole-number values (communities x days x SERIES) of one epidemic wave, consistent with each other
+    (total = imported + local, ICU within hospital) so validation has nothing to reject."""
+    rng = np.random.default_rng(seed)
+    n = len(populations)
+    t = np.arange(days)
+    peak = rng.uniform(0.3, 0.7, size=(n, 1)) * days
+    wave = np.exp(-(((t - peak) / (days / 8)) ** 2))
+    rate = populations[:, None] / 1e4 * (0.2 + 6 * wave)
+    total = rng.poisson(rate)
+    imported = rng.binomial(total, 0.1)
+    hospital = rng.poisson(3 * rate + 1)
+    parts = [
+        total,
+        imported,
+        total - imported,
+        rng.poisson(0.5 * rate + 1),
+        rng.binomial(total, 0.02),
+        rng.poisson(0.8 * rate),
+        rng.poisson(20 + populations[:, None] / 1000, size=(n, days)),
+        hospital,
+        rng.binomial(hospital, 0.1),
+    ]
+    return np.stack(parts, axis=2).astype(np.int32)
+
+
+def observation_frame(codes: np.ndarray, dates: pd.DatetimeIndex, values: np.ndarray) -> pd.DataFrame:
+    """The long submission frame of ``values`` (len(codes) x len(dates) x SERIES)."""
+    n, d, k = values.shape
+    indicator = np.array([s[0] for s in SERIES], dtype=object)
+    disaggregation = np.array([s[1] for s in SERIES], dtype=object)
+    return pd.DataFrame(
+        {
+            "jurisdiction": np.repeat(codes, d * k),
+            "date": np.tile(np.repeat(dates.to_numpy(), k), n),
+            "indicator": np.tile(indicator, n * d),
+            "disaggregation": np.tile(disaggregation, n * d),
+            "value": values.reshape(-1),
+        }
+    )

@@ -211,7 +211,7 @@ def import_places(session: Session, frame: pd.DataFrame, file: str | None = None
 
 
 def _line(frame: pd.DataFrame, i: int) -> int:
-    return int(frame["line"].iat[i]) if "line" in frame else i + 2
+    return int(str(frame["line"].iat[i])) if "line" in frame else i + 2
 
 
 def _place_values(row: pd.Series) -> dict[str, object]:

@@ -143,7 +143,7 @@ def get_series(
     view: Literal["public", "all"] = "public",
     format: str | None = None,
 ) -> Response:
-    view = _view(session, actor, jurisdiction, view)
+    view = "all" if _view(session, actor, jurisdiction, view) == "all" else "public"
     if as_of is not None and as_of.tzinfo is None:
         raise AccordError(
             "as_of needs a time zone",

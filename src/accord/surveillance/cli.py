@@ -68,7 +68,7 @@ def _print_result(result: dict[str, object]) -> None:
         f"submission {result['submission_id']}: {result['rows']:,} rows — {result['new']:,} new, "
         f"{result['revised']:,} revised, {result['unchanged']:,} unchanged"
     )
-    for note in result.get("notes", []) or []:  # type: ignore[union-attr]
+    for note in list(result.get("notes") or []):  # type: ignore[call-overload]
         clikit.console.print(f"note: {note}")
     warnings = result.get("warnings") or []
     if warnings:

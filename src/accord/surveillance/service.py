@@ -184,17 +184,21 @@ def submit(
     return result
 
 
+def _as_int(value: object) -> int:
+    return int(str(value)) if value is not None else 0
+
+
 def _replayed(prior: Submission) -> SubmissionResult:
     s = prior.summary or {}
     return SubmissionResult(
         submission_id=prior.id,
         replayed=True,
         rows=prior.n_rows,
-        new=int(s.get("new", 0)),  # type: ignore[call-overload]
-        revised=int(s.get("revised", 0)),
-        unchanged=int(s.get("unchanged", 0)),  # type: ignore[call-overload]
+        new=_as_int(s.get("new")),
+        revised=_as_int(s.get("revised")),
+        unchanged=_as_int(s.get("unchanged")),
         recorded_at=prior.recorded_at,
-        warnings=list(s.get("warnings", [])),  # type: ignore[call-overload]
+        warnings=list(s.get("warnings") or []),  # type: ignore[call-overload]
     )
 
 
@@ -504,20 +508,18 @@ def _tree_flags(
     was = validation.children_exceed_parent(before["own_all"].to_numpy(float), before["child_all"].to_numpy(float))
     cand = cand[~was]
     code_of = dict(zip(index.ids.tolist(), index.codes.tolist(), strict=False))
-    ind_codes = {}
     out = []
     for r in cand.itertuples(index=False):
-        ind_codes.setdefault(r.indicator_id, r.indicator_id)
         out.append(
             {
                 "code": "children_exceed_parent",
                 "severity": "warning",
                 "message": f"children of {code_of.get(r.jurisdiction_id)} sum to {r.child_all:g}, more than its own "
                 f"report {r.own_all:g}",
-                "jurisdiction_id": int(r.jurisdiction_id),
+                "jurisdiction_id": _as_int(r.jurisdiction_id),
                 "jurisdiction": code_of.get(r.jurisdiction_id),
-                "indicator_id": int(r.indicator_id),
-                "date": pd.Timestamp(r.date).date().isoformat(),
+                "indicator_id": _as_int(r.indicator_id),
+                "date": str(r.date)[:10],
                 "submission_id": submission_id,
                 "created_at": now,
             }
@@ -597,7 +599,7 @@ def _publish_days(session: Session, jid: int | None = None, approved_at: datetim
     from its current value is pending publication. One read, one roll-up, however many days.
     """
     name = store.dialect(session)
-    where, params = "", {}
+    where, params = "", dict[str, Any]()
     if jid is not None:
         where += " AND r.jurisdiction_id = :j"
         params["j"] = jid
@@ -757,7 +759,8 @@ def _shape_series(raw: pd.DataFrame, view: str) -> pd.DataFrame:
             "provisional": ~np.isclose(np.nan_to_num(eff_all, nan=-1), np.nan_to_num(eff_pub, nan=-1)),
         }
     )
-    return out[~np.isnan(out["value"].to_numpy())].reset_index(drop=True)
+    shown: pd.DataFrame = out[~np.isnan(out["value"].to_numpy())].reset_index(drop=True)
+    return shown
 
 
 def _series_as_of(
@@ -1064,7 +1067,7 @@ def record_reporting_flags(
         seen = bad.merge(existing.assign(_seen=True), on=["code", "jurisdiction_id", "day"], how="left")
         bad = bad[seen["_seen"].isna().to_numpy()]
     due = pd.to_datetime(bad["due_at"], utc=True).dt.strftime("%Y-%m-%d %H:%M UTC")
-    messages = (
+    messages: pd.Series = (
         "report of "
         + bad["jurisdiction"]
         + " for "
@@ -1115,7 +1118,7 @@ def deaths_above_confirmed(session: Session, root_code: str, now: datetime) -> i
             "severity": "warning",
             "message": f"{code_of[jid]} reports {row[ids['new_deaths']]:g} deaths but only "
             f"{row[ids['new_confirmed']]:g} confirmed cases in total",
-            "jurisdiction_id": int(jid),
+            "jurisdiction_id": _as_int(jid),
             "indicator_id": ids["new_deaths"],
             "date": None,
             "submission_id": None,

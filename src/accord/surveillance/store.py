@@ -65,8 +65,8 @@ def upsert_rows(
 def to_db_dates(values: pd.Series, dialect_name: str) -> list[object]:
     days = pd.to_datetime(values).to_numpy().astype("datetime64[D]")
     if dialect_name == "sqlite":
-        return np.datetime_as_string(days, unit="D").tolist()  # type: ignore[no-any-return]
-    return days.astype(object).tolist()  # type: ignore[no-any-return]
+        return list(np.datetime_as_string(days, unit="D").tolist())
+    return list(days.astype(object).tolist())
 
 
 def py(values: np.ndarray | pd.Series) -> list[Any]:

@@ -144,13 +144,13 @@ def check_against_store(frame: pd.DataFrame) -> list[Finding]:
     changed = np.isnan(previous) | (previous != values)
     suspects = np.flatnonzero(locked & changed & ~np.isnan(previous))
     reasons = frame["reason"].iloc[suspects].fillna("").astype(str).str.strip().to_numpy()
-    for i in suspects[reasons == ""]:
+    for i in suspects[reasons == ""].tolist():
         out.append(
             Finding(
                 "locked_without_reason",
                 Severity.ERROR,
                 f"{frame['indicator'].iat[i]} for {frame['jurisdiction'].iat[i]} on "
-                f"{pd.Timestamp(frame['date'].iat[i]).date()} is approved; a correction "
+                f"{str(frame['date'].iat[i])[:10]} is approved; a correction "
                 f"({previous[i]:g} -> {values[i]:g}) needs a reason",
                 int(i),
                 "reason",
@@ -163,7 +163,7 @@ def check_against_store(frame: pd.DataFrame) -> list[Finding]:
         .to_numpy()
     )
     outlier = counts & ~np.isnan(trailing) & (values > OUTLIER_FLOOR) & (values > OUTLIER_FACTOR * trailing)
-    for i in np.flatnonzero(outlier):
+    for i in np.flatnonzero(outlier).tolist():
         out.append(
             Finding(
                 "outlier",
@@ -196,10 +196,11 @@ def trailing_mean(matrix: npt.NDArray[np.float64], window: int = 7, min_periods:
     return np.where(count >= min_periods, mean, np.nan)
 
 
-def children_exceed_parent(own: np.ndarray, child: np.ndarray) -> np.ndarray:
+def children_exceed_parent(own: npt.NDArray[np.float64], child: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
     """Mask of figures whose children sum to more than the jurisdiction's own report."""
     with np.errstate(invalid="ignore"):
-        return ~np.isnan(own) & ~np.isnan(child) & (child > own)
+        mask: npt.NDArray[np.bool_] = ~np.isnan(own) & ~np.isnan(child) & (child > own)
+    return mask
 
 
 def problems_from(findings: list[Finding], lines: np.ndarray, file: str | None) -> list[Problem]:

@@ -37,7 +37,7 @@ def _jsonable(frame: pd.DataFrame) -> list[dict[str, Any]]:
         if pd.api.types.is_datetime64_any_dtype(out[col]):
             out[col] = out[col].dt.strftime("%Y-%m-%d")
     out = out.astype(object).where(out.notna(), None)
-    return out.to_dict(orient="records")
+    return [{str(k): v for k, v in row.items()} for row in out.to_dict(orient="records")]
 
 
 def render(frame: pd.DataFrame, fmt: str, filename: str, meta: dict[str, Any] | None = None) -> Response:

@@ -1,0 +1,1 @@
+"""Public disclosure: overview pages, provenance, maps, daily bulletin, open data, errata, scorecard."""
