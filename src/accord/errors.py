@@ -52,6 +52,8 @@ class AccordError(Exception):
     problems: list[Problem] = field(default_factory=list)
     status: int = 422
     kind: str = "invalid-input"
+    #: how many problems there were in all, when only the first ones are listed
+    total: int | None = None
 
     def __post_init__(self) -> None:
         super().__init__(self.title)
@@ -60,7 +62,7 @@ class AccordError(Exception):
         if not self.problems:
             return self.title
         first = self.problems[0].sentence()
-        more = len(self.problems) - 1
+        more = max(self.total or 0, len(self.problems)) - 1
         suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
         return f"{self.title}: {first}{suffix}"
 

@@ -105,12 +105,15 @@ def _parts_text(facts: Facts, lang: str) -> str:
 def _compose_en(f: Facts) -> Bulletin:
     day = f"{f.day.day} {f.day:%B %Y}"
     b = Bulletin(title=f"{f.name}: epidemic situation on {day}", lang="en")
-    first = f"On {day} (0:00-24:00), {f.name} reported {_plural(f.new_confirmed, 'new confirmed case', 'new confirmed cases')}"
+    cases = _plural(f.new_confirmed, "new confirmed case", "new confirmed cases")
+    first = f"On {day} (0:00-24:00), {f.name} reported {cases}"
     if f.imported is not None or f.local is not None:
         first += f", of which {n(f.imported)} imported and {n(f.local)} local"
     parts = _parts_text(f, "en")
     first += f" ({parts})" if parts else ""
-    first += f"; {_plural(f.new_deaths, 'new death', 'new deaths')}; {_plural(f.new_recovered, 'recovery', 'recoveries')}."
+    first += (
+        f"; {_plural(f.new_deaths, 'new death', 'new deaths')}; {_plural(f.new_recovered, 'recovery', 'recoveries')}."
+    )
     b.paragraphs.append(first)
     extra = []
     if f.severe is not None:

@@ -24,7 +24,8 @@ first estimate is on day index ``tau``; earlier days are NaN.
 
 Warning: the posterior CV is ``1/sqrt(a0 + sum L)``; Cori et al. recommend windows holding enough cases that it is
 small (EpiEstim and epyestim use 12 cases: CV <= 1/sqrt(13) ~ 0.28 with the default prior). An estimate is flagged
-when its window holds fewer than ``min_cases`` local cases or no infection pressure (the posterior is then the prior).
+when its window holds fewer than ``min_cases`` local cases or no infection pressure (the posterior is then the prior),
+and on the days without an estimate.
 """
 
 from __future__ import annotations
@@ -152,7 +153,8 @@ def estimate_rt(
 
 def _warn(cases: FloatArray, pressure: FloatArray, min_cases: float) -> NDArray[np.bool_]:
     with np.errstate(invalid="ignore"):
-        return np.asarray((cases < min_cases) | (pressure <= 0), dtype=np.bool_) & ~np.isnan(cases)
+        # NaN compares False: add the days without an estimate explicitly
+        return np.asarray((cases < min_cases) | (pressure <= 0) | np.isnan(cases), dtype=np.bool_)
 
 
 def _checked(

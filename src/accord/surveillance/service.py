@@ -244,7 +244,7 @@ def _raise_on_errors(findings: list[validation.Finding], frame: pd.DataFrame, fi
     if problems:
         n = len(problems)
         raise AccordError(
-            f"the batch was rejected ({n} problem{'s' if n > 1 else ''}); nothing was stored", problems[:500]
+            f"the batch was rejected ({n} problem{'s' if n > 1 else ''}); nothing was stored", problems[:500], total=n
         )
 
 

@@ -204,8 +204,15 @@ def children_exceed_parent(own: npt.NDArray[np.float64], child: npt.NDArray[np.f
 
 
 def problems_from(findings: list[Finding], lines: np.ndarray, file: str | None) -> list[Problem]:
-    return [
-        Problem(f.message, file=file, line=int(lines[f.row]), field=f.field, code=f.code)
-        for f in findings
-        if f.severity is Severity.ERROR
-    ]
+    """Error findings as problems, one per (line, field, message): a wide row with several values that share
+    one fault (an unknown jurisdiction) is reported once."""
+    seen: set[tuple[int, str | None, str]] = set()
+    out = []
+    for f in findings:
+        if f.severity is not Severity.ERROR:
+            continue
+        key = (int(lines[f.row]), f.field, f.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(Problem(f.message, file=file, line=key[0], field=f.field, code=f.code))
+    return out

@@ -125,8 +125,9 @@ def parse(
     keep = ~repeat & rows["date"].notna().to_numpy()
     counts = {col: to_numbers(table[col], lines, problems, col).to_numpy() for col in SERIES}
     frame = _daily(rows[keep], {col: v[keep] for col, v in counts.items()})
-    if not places.empty:
-        notes.append(f"{len(places)} uncoded city-level buckets mapped to child jurisdictions of their province")
+    buckets = int(places["code"].str.contains("-X-", regex=False).sum())
+    if buckets:
+        notes.append(f"{buckets} uncoded city-level buckets mapped to child jurisdictions of their province")
     return ParseResult(frame, problems.as_list(), notes, places)
 
 
@@ -174,8 +175,14 @@ def _jurisdictions(table: pd.DataFrame, problems: Problems) -> tuple[pd.Series, 
         "province '" + province + "' has no provinceCode",
         field="provinceCode",
     )
-    bucket = ((city != "") & (city_code == "")).to_numpy()
-    places = _bucket_places(province_code[bucket], city[bucket], lines[bucket])
+    # the source gives some buckets pseudo codes on some days (1100xx, 3300y0, 220a61): only six digits are a
+    # real MCA code, so anything else is read by name, making one series of both spellings
+    real_code = city_code.str.fullmatch(r"\d{6}")
+    bucket = ((city != "") & ~real_code).to_numpy()
+    places = pd.concat([
+        _bucket_places(province_code[bucket], city[bucket], lines[bucket]),
+        _coded_places(province_code[~bucket], city[~bucket], city_code[~bucket], lines[~bucket]),
+    ], ignore_index=True)
     # every bucket row finds its code; other rows get NaN, which np.where below never picks
     bucket_code = (
         (province_code + "\x00" + city)
@@ -189,6 +196,18 @@ def _jurisdictions(table: pd.DataFrame, problems: Problems) -> tuple[pd.Series, 
     )
     name = np.where(national, country, np.where(provincial, province, city))
     return pd.Series(code, index=table.index), pd.Series(name, index=table.index), places
+
+
+def _coded_places(province_code: pd.Series, city: pd.Series, city_code: pd.Series, lines: np.ndarray) -> pd.DataFrame:
+    """Coded cities as places, so the importer can create the few the MCA list lacks (e.g. 136100 公主岭)."""
+    seen = pd.DataFrame({"code": city_code.to_numpy(), "parent_code": province_code.to_numpy(),
+                         "local_name": city.to_numpy(), "line": lines})
+    found = seen[seen["local_name"] != ""].drop_duplicates("code").reset_index(drop=True)
+    places = found.assign(
+        name=[china_codes.romanize(n) for n in found["local_name"]], level="city", population=np.nan
+    )
+    out: pd.DataFrame = places.loc[:, list(PLACE_COLUMNS)].astype({"population": "float64", "line": "int64"})
+    return out
 
 
 def _bucket_places(province_code: pd.Series, city: pd.Series, lines: np.ndarray) -> pd.DataFrame:
