@@ -26,6 +26,7 @@ serve: setup
 ## services the tests need (PostgreSQL on 127.0.0.1:5432); started if not running
 services:
 	@bash scripts/ensure-services.sh
+	@bash scripts/ensure-browser.sh
 
 lint: setup
 	$(UV) run ruff check src tests benchmarks

@@ -19,8 +19,8 @@ through the closure, then ``groupby(ancestor, date, indicator, disaggregation).s
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -73,11 +73,22 @@ def make_scenario(provinces: int, cities: int, communities: int, days: int) -> S
 
 
 # ---------------------------------------------------------------------------------------------- ingest
-def _submit(store: Store, frame: pd.DataFrame, now: datetime) -> tuple[float, int]:
-    """One batch in its own transaction: (seconds, warnings)."""
-    with timed() as t, transaction(store.sessions) as s:
-        result = service.submit(s, frame, actor=SYSTEM, source="benchmark", now=now)
-    return t["seconds"], len(result.warnings)
+@dataclass
+class Tally:
+    seconds: list[float]
+    cpu_seconds: float = 0.0
+    rows: int = 0
+    warnings: int = 0
+
+    def submit(self, store: Store, frame: pd.DataFrame, now: datetime) -> float:
+        """One batch in its own transaction; returns its wall seconds."""
+        with timed() as t, transaction(store.sessions) as s:
+            result = service.submit(s, frame, actor=SYSTEM, source="benchmark", now=now)
+        self.seconds.append(t["seconds"])
+        self.cpu_seconds += t["cpu_seconds"]
+        self.rows += len(frame)
+        self.warnings += len(result.warnings)
+        return t["seconds"]
 
 
 def _load_places(store: Store, tree: pd.DataFrame) -> float:
@@ -86,18 +97,20 @@ def _load_places(store: Store, tree: pd.DataFrame) -> float:
     return t["seconds"]
 
 
-def _summary(shape: str, store: Store, seconds: list[float], rows: int, warnings: int, **extra: Any) -> dict[str, Any]:
-    total = sum(seconds)
+def _summary(shape: str, store: Store, tally: Tally, **extra: Any) -> dict[str, Any]:
+    total, seconds = sum(tally.seconds), tally.seconds
     return {
         "shape": shape,
         "backend": store.backend,
-        "observations": rows,
+        "observations": tally.rows,
         "batches": len(seconds),
         "seconds": total,
-        "rows_per_s": rows / total if total else 0.0,
+        "rows_per_s": tally.rows / total if total else 0.0,
+        "cpu_seconds_client": tally.cpu_seconds,
+        "rows_per_cpu_s_client": tally.rows / tally.cpu_seconds if tally.cpu_seconds else 0.0,
         "batch_seconds_median": float(np.median(seconds)) if seconds else 0.0,
         "batch_seconds_max": max(seconds, default=0.0),
-        "warnings": warnings,
+        "warnings": tally.warnings,
         "db_mib": store.size_mib(),
         "peak_rss_mib": peak_rss_mib(),
         **extra,
@@ -107,35 +120,29 @@ def _summary(shape: str, store: Store, seconds: list[float], rows: int, warnings
 def backfill(store: Store, sc: Scenario, communities: int, batch: int) -> dict[str, Any]:
     place_s = _load_places(store, sc.tree)
     now = datetime.combine(sc.dates[-1].date() + timedelta(days=1), datetime.min.time(), UTC)
-    seconds, warnings, rows = [], 0, 0
+    tally = Tally([])
     for lo in range(0, communities, batch):
         hi = min(lo + batch, communities)
         frame = observation_frame(sc.codes[lo:hi], sc.dates, sc.values[lo:hi])
-        s, w = _submit(store, frame, now)
-        seconds.append(s)
-        warnings += w
-        rows += len(frame)
+        s = tally.submit(store, frame, now)
         say(f"  {store.backend} backfill {hi:>5,}/{communities:,} communities: {len(frame) / s:,.0f} obs/s")
     check = _check_country(store, sc, slice(0, communities), slice(None))
     extra = {"places_seconds": place_s, "communities": communities, **check}
-    return _summary("backfill", store, seconds, rows, warnings, **extra)
+    return _summary("backfill", store, tally, **extra)
 
 
 def live(store: Store, sc: Scenario, days: int) -> dict[str, Any]:
     place_s = _load_places(store, sc.tree)
-    seconds, warnings, rows = [], 0, 0
+    tally = Tally([])
     for d in range(days):
         day = sc.dates[d : d + 1]
         frame = observation_frame(sc.codes, day, sc.values[:, d : d + 1])
         now = datetime.combine(day[0].date() + timedelta(days=1), datetime.min.time(), UTC) + timedelta(hours=9)
-        s, w = _submit(store, frame, now)
-        seconds.append(s)
-        warnings += w
-        rows += len(frame)
+        s = tally.submit(store, frame, now)
         if (d + 1) % 30 == 0 or d + 1 == days:
             say(f"  {store.backend} live day {d + 1:>3}/{days}: {len(frame) / s:,.0f} obs/s")
     check = _check_country(store, sc, slice(None), slice(0, days))
-    return _summary("live", store, seconds, rows, warnings, places_seconds=place_s, days=days, **check)
+    return _summary("live", store, tally, places_seconds=place_s, days=days, **check)
 
 
 def _check_country(store: Store, sc: Scenario, communities: slice, days: slice) -> dict[str, Any]:
@@ -178,6 +185,7 @@ def pandas_baseline(sc: Scenario) -> dict[str, Any]:
         "output_rows": len(rolled),
         "seconds": t["seconds"],
         "rows_per_s": len(leaf) / t["seconds"],
+        "cpu_seconds": t["cpu_seconds"],
         "check_country_new_confirmed": check,
         "peak_rss_mib": peak_rss_mib(),
     }
@@ -222,8 +230,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--workdir", type=Path, default=None, help="where the SQLite files go (default: a temp dir)")
     args = p.parse_args()
     if args.small:
-        args.communities, args.days, args.batch = 300, 60, 100
-        args.pg_communities, args.pg_live_days = 300, 20
+        args.communities, args.days, args.batch = 200, 30, 100
+        args.pg_communities, args.pg_live_days = 100, 10
     return args
 
 
@@ -252,6 +260,7 @@ def main() -> None:
     args = parse_args()
     provinces, cities = (2, 5) if args.small else (10, 20)
     sc = make_scenario(provinces, cities, args.communities, args.days)
+    load_before = [round(x, 2) for x in os.getloadavg()]
     say(f"scenario: {len(sc.tree):,} places, {sc.observations:,} observations")
     runs: list[dict[str, Any]] = []
     skipped: dict[str, str] = {}
@@ -264,7 +273,27 @@ def main() -> None:
                 continue
             runs.extend(run_backend(args, sc, backend, Path(tmp)))
     baseline = None if args.no_pandas else pandas_baseline(sc)
-    report(args, sc, runs, baseline, skipped)
+    report(args, sc, runs, baseline, skipped, load_before)
+
+
+COLUMNS = ["run", "observations", "batches", "seconds", "obs/s", "obs/client CPU-s", "pandas/ours", "max batch s"]
+COLUMNS += ["DB MiB", "check"]
+
+
+def _row(r: dict[str, Any]) -> list[Any]:
+    ratio = r.get("pandas_speedup_over_ours")
+    return [
+        f"{r['backend']} {r['shape']}" + ("" if r["full"] else " (part)"),
+        r["observations"],
+        r["batches"],
+        r["seconds"],
+        r["rows_per_s"],
+        r["rows_per_cpu_s_client"],
+        f"{ratio:.1f}x" if ratio else "-",
+        r["batch_seconds_max"],
+        r["db_mib"],
+        "ok" if r["check_ok"] else "MISMATCH",
+    ]
 
 
 def report(
@@ -273,54 +302,36 @@ def report(
     runs: list[dict[str, Any]],
     baseline: dict[str, Any] | None,
     skipped: dict[str, str],
+    load_before: list[float],
 ) -> None:
-    rows = []
     for r in runs:
-        ratio = baseline["rows_per_s"] / r["rows_per_s"] if baseline else None
-        r["pandas_speedup_over_ours"] = ratio
-        rows.append(
-            [
-                f"{r['backend']} {r['shape']}",
-                r["observations"],
-                r["batches"],
-                r["seconds"],
-                r["rows_per_s"],
-                f"{ratio:.1f}x" if ratio else "-",
-                r["batch_seconds_max"],
-                r["db_mib"],
-                "ok" if r["check_ok"] else "MISMATCH",
-            ]
-        )
+        r["pandas_speedup_over_ours"] = baseline["rows_per_s"] / r["rows_per_s"] if baseline else None
+    rows = [_row(r) for r in runs]
     if baseline:
         b = baseline
-        rows.append(["pandas groupby (memory)", b["observations"], 1, b["seconds"], b["rows_per_s"], "1.0x", *"---"])
+        rows.append(["pandas groupby (memory)", b["observations"], 1, b["seconds"], b["rows_per_s"], "-", "1.0x"])
     title = (
         f"Ingest with roll-up: {sc.observations:,} observations in the scenario "
         f"({len(sc.codes):,} communities x {len(sc.dates)} days x {len(SERIES)}); "
         f"target >= {TARGET_SQLITE:,}/s on SQLite"
     )
-    cols = ["run", "observations", "batches", "seconds", "obs/s", "pandas/ours", "max batch s", "DB MiB", "check"]
-    print_table(title, cols, rows)
-    print(f"peak RSS {peak_rss_mib():,.0f} MiB")
+    print_table(title, COLUMNS, rows)
+    print(f"peak RSS {peak_rss_mib():,.0f} MiB; load average at start {load_before}, now {os.getloadavg()[0]:.2f}")
     for backend, why in skipped.items():
         print(f"{backend} skipped: {why}")
+    scenario = {"places": len(sc.tree), "communities": len(sc.codes), "days": len(sc.dates)}
+    scenario |= {"values_per_day": len(SERIES), "observations": sc.observations}
     out = write_results(
         "ingest",
         {
             "small": args.small,
-            "scenario": {
-                "places": len(sc.tree),
-                "communities": len(sc.codes),
-                "days": len(sc.dates),
-                "values_per_day": len(SERIES),
-                "observations": sc.observations,
-            },
+            "scenario": scenario,
             "target_sqlite_rows_per_s": TARGET_SQLITE,
             "runs": runs,
             "pandas": baseline,
             "skipped": skipped,
+            "load_average_at_start": load_before,
             "peak_rss_mib": peak_rss_mib(),
-            "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
         },
     )
     print(f"results: {out}")

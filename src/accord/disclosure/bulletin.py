@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from accord.surveillance import indicators as ind
+
 LANGS = ("en", "zh")
 
 
@@ -33,6 +35,7 @@ class Revision:
     old: float | None
     new: float
     reason: str
+    part: str = ""
 
 
 @dataclass(frozen=True)
@@ -98,8 +101,9 @@ def compose(facts: Facts, lang: str = "en") -> Bulletin:
 def _parts_text(facts: Facts, lang: str) -> str:
     shown = [p for p in facts.parts if p.new_confirmed]
     sep = "，" if lang == "zh" else ", "
-    unit = "例" if lang == "zh" else ""
-    return sep.join(f"{_name(p, lang)} {n(p.new_confirmed)}{unit}" for p in shown)
+    if lang == "zh":
+        return sep.join(f"{_name(p, lang)}{n(p.new_confirmed)}例" for p in shown)
+    return sep.join(f"{_name(p, lang)} {n(p.new_confirmed)}" for p in shown)
 
 
 def _compose_en(f: Facts) -> Bulletin:
@@ -170,10 +174,20 @@ def _compose_zh(f: Facts) -> Bulletin:
     return b
 
 
+def _indicator_text(code: str, part: str, lang: str) -> str:
+    spec = ind.get(code)
+    label = code if spec is None else (spec.label_zh if lang == "zh" else spec.label)
+    if not part:
+        return label
+    parts_zh = {"imported": "境外输入", "local": "本土"}
+    return f"{label}（{parts_zh.get(part, part)}）" if lang == "zh" else f"{label} ({part})"
+
+
 def _revision_text(r: Revision, lang: str) -> str:
+    what = _indicator_text(r.indicator, r.part, lang)
     if lang == "zh":
-        return f"{r.name} {r.day.isoformat()} {r.indicator}：{n(r.old)} → {n(r.new)}（{r.reason or '未说明原因'}）"
-    return f"{r.name} {r.day.isoformat()} {r.indicator}: {n(r.old)} → {n(r.new)} ({r.reason or 'no reason given'})"
+        return f"{r.name} {r.day.isoformat()} {what}：{n(r.old)} → {n(r.new)}（{r.reason or '未说明原因'}）"
+    return f"{r.name} {r.day.isoformat()} {what}: {n(r.old)} → {n(r.new)} ({r.reason or 'no reason given'})"
 
 
 def _md_escape(text: str) -> str:

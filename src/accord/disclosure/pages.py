@@ -241,7 +241,7 @@ def provenance_page(request: Request, session: Any, code: str, ext: str) -> Resp
         "provenance.html",
         ctx,
         p=p,
-        path=service.places.ancestors(session, p.node.id),
+        path=service.path_of(session, p.node.id),
         revisions=p.revisions.to_dict(orient="records"),
         children=p.children.to_dict(orient="records"),
         unallocated=unalloc,
@@ -266,7 +266,7 @@ def bulletin_page(request: Request, session: Any, code: str, ext: str) -> Respon
         rows = pd.DataFrame(b.table, columns=["jurisdiction", "new_confirmed", "imported", "local"])
         return twin(rows, "csv", f"{code}_{facts.day}_bulletin", {})
     node = service.node_or_404(session, code)
-    return page("bulletin.html", ctx, b=b, node=node, day=facts.day, path=service.places.ancestors(session, node.id))
+    return page("bulletin.html", ctx, b=b, node=node, day=facts.day, path=service.path_of(session, node.id))
 
 
 def _facts_json(f: bulletin.Facts) -> dict[str, Any]:
@@ -319,7 +319,7 @@ def errata_page(request: Request, session: Any, code: str, ext: str) -> Response
         ctx,
         node=node,
         rows=frame.to_dict(orient="records"),
-        path=service.places.ancestors(session, node.id),
+        path=service.path_of(session, node.id),
     )
 
 
@@ -342,7 +342,7 @@ def scorecard_page(request: Request, session: Any, code: str, ext: str) -> Respo
         units=sc.units.head(200).to_dict(orient="records"),
         levels=sc.levels.to_dict(orient="records"),
         escalations=sc.escalations.to_dict(orient="records"),
-        path=service.places.ancestors(session, sc.node.id),
+        path=service.path_of(session, sc.node.id),
     )
 
 
@@ -369,7 +369,7 @@ def opendata_page(request: Request, session: Any, code: str, ext: str) -> Respon
         levels=levels,
         layouts=codebook.LAYOUTS,
         files=files,
-        path=service.places.ancestors(session, node.id),
+        path=service.path_of(session, node.id),
     )
 
 
@@ -412,7 +412,7 @@ def codebook_page(request: Request, session: Any, code: str, ext: str) -> Respon
         ctx,
         node=node,
         rows=frame.to_dict(orient="records"),
-        path=service.places.ancestors(session, node.id),
+        path=service.path_of(session, node.id),
     )
 
 

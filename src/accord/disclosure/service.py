@@ -42,6 +42,10 @@ def node_or_404(session: Session, code: str) -> Jurisdiction:
         raise PageNotFound(f"There is no jurisdiction with code '{code}'.") from None
 
 
+def path_of(session: Session, jid: int) -> list[Jurisdiction]:
+    return places.ancestors(session, jid)
+
+
 def public_range(session: Session, jid: int) -> tuple[date, date] | None:
     """First and last day with a published figure for the jurisdiction."""
     frame = store.read_frame(
@@ -52,7 +56,7 @@ def public_range(session: Session, jid: int) -> tuple[date, date] | None:
     )
     if frame.empty or frame["d0"].isna().all():
         return None
-    return pd.Timestamp(frame["d0"].iat[0]).date(), pd.Timestamp(frame["d1"].iat[0]).date()
+    return pd.Timestamp(str(frame["d0"].iat[0])).date(), pd.Timestamp(str(frame["d1"].iat[0])).date()
 
 
 def resolve_day(session: Session, node: Jurisdiction, text: str | None) -> tuple[date | None, tuple[date, date] | None]:
@@ -106,11 +110,26 @@ def window_sums(session: Session, jids: list[int], day: date) -> pd.DataFrame:
     return out.drop(columns="indicator_id")
 
 
-def _pick(w: pd.DataFrame, jid: int, indicator: str, column: str, part: str = "") -> float | None:
-    hit = w[(w["jurisdiction_id"] == jid) & (w["indicator"] == indicator) & (w["disaggregation"] == part)]
-    if hit.empty or pd.isna(hit[column].iat[0]):
-        return None
-    return float(hit[column].iat[0])
+class Windows:
+    """Window sums indexed by (jurisdiction id, indicator, part): pages look up dozens of numbers, and a
+    dict lookup is what keeps the overview well inside its latency budget (pandas masks per lookup are not)."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        cols = ("cum", "day", "last7", "prev7")
+        self.values: dict[tuple[int, str, str], dict[str, float | None]] = {
+            (int(r[0]), str(r[1]), str(r[2])): {
+                c: (None if pd.isna(v) else float(v)) for c, v in zip(cols, r[3:], strict=True)
+            }
+            for r in frame[["jurisdiction_id", "indicator", "disaggregation", *cols]].itertuples(index=False)
+        }
+
+    def get(self, jid: int, indicator: str, column: str, part: str = "") -> float | None:
+        row = self.values.get((jid, indicator, part))
+        return None if row is None else row[column]
+
+
+def _pick(w: Windows, jid: int, indicator: str, column: str, part: str = "") -> float | None:
+    return w.get(jid, indicator, column, part)
 
 
 def growth(last7: float | None, prev7: float | None) -> float | None:
@@ -138,7 +157,7 @@ class Card:
     sub: list[tuple[str, float | None]] = field(default_factory=list)
 
 
-def cards(w: pd.DataFrame, jid: int) -> list[Card]:
+def cards(w: Windows, jid: int) -> list[Card]:
     def card(key: str, code: str, cum_key: str | None = None) -> Card:
         last7 = _pick(w, jid, code, "last7")
         c = Card(key, _pick(w, jid, code, "day"), code, avg7=None if last7 is None else last7 / 7)
@@ -182,7 +201,7 @@ CHILD_COLUMNS = [
 ]
 
 
-def children_table(session: Session, node: Jurisdiction, w: pd.DataFrame, kids: list[Jurisdiction]) -> pd.DataFrame:
+def children_table(session: Session, node: Jurisdiction, w: Windows, kids: list[Jurisdiction]) -> pd.DataFrame:
     rows = []
     for k in kids:
         last7 = _pick(w, k.id, "new_confirmed", "last7")
@@ -248,11 +267,11 @@ def overview(session: Session, code: str, day_text: str | None) -> Overview:
     kids = places.children(session, node.id)
     path = places.ancestors(session, node.id)
     if day is None:
-        empty = children_table(session, node, window_sums(session, [], date.today()), kids)
+        empty = children_table(session, node, Windows(window_sums(session, [], date.today())), kids)
         return Overview(
             node, path, None, None, [], empty, pd.DataFrame(columns=["date", "new_confirmed", "avg7"]), kids
         )
-    w = window_sums(session, [node.id, *[k.id for k in kids]], day)
+    w = Windows(window_sums(session, [node.id, *[k.id for k in kids]], day))
     return Overview(
         node,
         path,
@@ -312,8 +331,8 @@ def _public_figure(session: Session, jid: int, code: str, part: str, day: date) 
     )
     if f.empty:
         return None, None
-    own, child = f["own_pub"].iat[0], f["child_pub"].iat[0]
-    return (None if pd.isna(own) else float(own)), (None if pd.isna(child) else float(child))
+    own, child = f[["own_pub", "child_pub"]].to_numpy(dtype=float)[0]
+    return (None if np.isnan(own) else float(own)), (None if np.isnan(child) else float(child))
 
 
 def _approved_at(session: Session, jid: int, day: date) -> datetime | None:
@@ -322,9 +341,9 @@ def _approved_at(session: Session, jid: int, day: date) -> datetime | None:
         "SELECT approved_at FROM report_day WHERE jurisdiction_id = :j AND date = :d AND status = 'approved'",
         {"j": jid, "d": store.date_param(day, store.dialect(session))},
     )
-    if f.empty or pd.isna(f["approved_at"].iat[0]):
+    if f.empty or f["approved_at"].isna().iat[0]:
         return None
-    return pd.Timestamp(f["approved_at"].iat[0]).tz_localize(None).tz_localize(UTC).to_pydatetime()
+    return pd.Timestamp(str(f["approved_at"].iat[0])).tz_localize(None).tz_localize(UTC).to_pydatetime()
 
 
 def published_revisions(history: pd.DataFrame, approved_at: datetime | None) -> pd.DataFrame:
@@ -376,7 +395,7 @@ def errata(
     approved (earlier drafts were never public, so their values are not disclosed here)."""
     node = node_or_404(session, code)
     name = store.dialect(session)
-    clauses, params = "", {"root": node.id}
+    clauses, params = "", dict[str, Any](root=node.id)
     if recorded_from is not None:
         clauses += " AND o.recorded_at >= :t0"
         params["t0"] = _ts(recorded_from, name)
@@ -416,7 +435,7 @@ def bulletin_facts(session: Session, code: str, day_text: str | None) -> bulleti
     if day is None:
         raise PageNotFound(f"{node.name} has no published figures yet, so there is no bulletin.")
     kids = places.children(session, node.id)
-    w = window_sums(session, [node.id, *[k.id for k in kids]], day)
+    w = Windows(window_sums(session, [node.id, *[k.id for k in kids]], day))
     j = node.id
     start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
     revs = errata(session, code, recorded_from=start, recorded_to=start + timedelta(days=1))
@@ -449,15 +468,16 @@ def bulletin_facts(session: Session, code: str, day_text: str | None) -> bulleti
         ),
         revisions=tuple(
             bulletin.Revision(
-                r.jurisdiction,
-                r.jurisdiction_name,
-                date.fromisoformat(r.date),
-                r.indicator + (f" ({r.disaggregation})" if r.disaggregation else ""),
-                None if pd.isna(r.old_value) else float(r.old_value),
-                float(r.new_value),
-                r.reason,
+                str(r["jurisdiction"]),
+                str(r["jurisdiction_name"]),
+                date.fromisoformat(str(r["date"])),
+                str(r["indicator"]),
+                None if pd.isna(r["old_value"]) else float(r["old_value"]),
+                float(r["new_value"]),
+                str(r["reason"]),
+                str(r["disaggregation"]),
             )
-            for r in revs.itertuples()
+            for r in revs.to_dict(orient="records")
         ),
     )
 
@@ -520,7 +540,7 @@ def _quality_facts(session: Session, root_id: int, start: date, end: date) -> di
         p,
     )
     flags["n"] = flags["n"].astype(np.int64)
-    open_ = flags.groupby("jurisdiction", as_index=False)["n"].sum().rename(columns={"n": "open"})
+    open_ = flags.groupby("jurisdiction")["n"].sum().rename("open").reset_index()
     mism = flags[flags["flag"] == "children_exceed_parent"].rename(columns={"days": "mismatches"})
     outliers = flags[flags["flag"] == "outlier"][["jurisdiction", "days"]]
     for f in (revisions,):

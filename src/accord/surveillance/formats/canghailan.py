@@ -179,16 +179,16 @@ def _jurisdictions(table: pd.DataFrame, problems: Problems) -> tuple[pd.Series, 
     # real MCA code, so anything else is read by name, making one series of both spellings
     real_code = city_code.str.fullmatch(r"\d{6}")
     bucket = ((city != "") & ~real_code).to_numpy()
-    places = pd.concat([
-        _bucket_places(province_code[bucket], city[bucket], lines[bucket]),
-        _coded_places(province_code[~bucket], city[~bucket], city_code[~bucket], lines[~bucket]),
-    ], ignore_index=True)
+    coded = _coded_places(province_code[~bucket], city[~bucket], city_code[~bucket], lines[~bucket])
+    buckets = _bucket_places(province_code[bucket], city[bucket], lines[bucket])
+    # a bucket that is also reported under a code on other days (两江新区 / 401147) is that coded place
+    known = dict(zip(coded["parent_code"] + "\x00" + coded["local_name"], coded["code"], strict=False))
+    bucket_key = buckets["parent_code"] + "\x00" + buckets["local_name"]
+    buckets = buckets[~bucket_key.isin(known)]
+    known.update(zip(buckets["parent_code"] + "\x00" + buckets["local_name"], buckets["code"], strict=True))
+    places = pd.concat([buckets, coded], ignore_index=True)
     # every bucket row finds its code; other rows get NaN, which np.where below never picks
-    bucket_code = (
-        (province_code + "\x00" + city)
-        .map(dict(zip(places["parent_code"] + "\x00" + places["local_name"], places["code"], strict=True)))
-        .to_numpy(dtype=object)
-    )
+    bucket_code = (province_code + "\x00" + city).map(known).to_numpy(dtype=object)
     national = (province == "").to_numpy()
     provincial = ~national & (city == "").to_numpy()
     code = np.where(
