@@ -86,6 +86,10 @@ class Store:
     sessions: sessionmaker[Session]
     path: Path | None = None
 
+    def count(self, table: str) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
+
     def size_mib(self) -> float:
         if self.path is not None:
             files = [self.path, *(self.path.with_name(self.path.name + s) for s in ("-wal", "-shm"))]

@@ -55,9 +55,12 @@ def main() -> None:
     ours = min(ours_times)
 
     sample = np.sort(rng.choice(args.regions, size=min(args.sample, args.regions), replace=False))
-    t0 = time.perf_counter()
-    theirs = [epyestim_region(local[i], w, args.window) for i in sample]
-    sample_seconds = time.perf_counter() - t0
+    sample_times = []
+    for _ in range(args.repeat):  # best of the same number of repeats as ours: the machine may be shared
+        t0 = time.perf_counter()
+        theirs = [epyestim_region(local[i], w, args.window) for i in sample]
+        sample_times.append(time.perf_counter() - t0)
+    sample_seconds = min(sample_times)
     theirs_all = sample_seconds / len(sample) * args.regions
 
     k = args.window  # both estimate every window from day index `window` on (see tests/epi)
@@ -71,7 +74,7 @@ def main() -> None:
         ["tool", "seconds", "regions/s"],
         [
             ["accord (one vectorised call, best of %d)" % args.repeat, ours, args.regions / ours],
-            [f"epyestim per region (extrapolated from {len(sample)})", theirs_all, args.regions / theirs_all],
+            [f"epyestim per region (extrapolated from {len(sample)}, best of {args.repeat})", theirs_all, args.regions / theirs_all],
         ],
     )
     print(f"speed-up: {ratio:,.0f}x (target >= 100x)")
@@ -86,6 +89,7 @@ def main() -> None:
             "accord_seconds_all_repeats": ours_times,
             "epyestim_sampled_regions": len(sample),
             "epyestim_sample_seconds": sample_seconds,
+            "epyestim_sample_seconds_all_repeats": sample_times,
             "epyestim_extrapolated_seconds": theirs_all,
             "ratio": ratio,
             "max_abs_diff": diffs,

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import special
+from scipy import ndimage, special
 
 from accord.epi import serial_interval
 
@@ -72,16 +72,22 @@ class RtEstimate:
 
 def infection_pressure(incidence: ArrayLike, si: ArrayLike) -> FloatArray:
     """``Lambda_t = sum_{s>=1} w_s I_{t-s}`` along the last axis (days before the series count as 0)."""
-    inc = np.asarray(incidence, dtype=np.float64)
-    w = np.asarray(si, dtype=np.float64)
-    out = np.zeros_like(inc)
-    days = inc.shape[-1]
-    # a loop over the serial interval's lags (tens), each step vectorised over all regions and days: exact
-    # sums (no FFT round-off, zeros stay zeros) and O(regions x days x lags)
-    for s in range(1, min(w.size, days)):
-        if w[s] != 0.0:
-            out[..., s:] += w[s] * inc[..., : days - s]
-    return out
+    w = np.asarray(si, dtype=np.float64).copy()
+    w[0] = 0.0
+    return causal_filter(np.asarray(incidence, dtype=np.float64), w)
+
+
+def causal_filter(values: FloatArray, kernel: FloatArray) -> FloatArray:
+    """``out_t = sum_k kernel_k values_{t-k}`` along the last axis, values before day 0 being 0.
+
+    A direct (not FFT) sum in C over all rows at once: exact zeros stay zeros, so "no infection pressure" is
+    detected exactly, and the cost is ``rows x days x len(kernel)``.
+    """
+    k = kernel.size
+    # correlate1d centres a kernel of length k at k // 2 + origin: an origin of (k - 1) // 2 puts the reversed
+    # kernel's last tap on day t, i.e. it reads days t - k + 1 .. t
+    out = ndimage.correlate1d(values, kernel[::-1], axis=-1, mode="constant", cval=0.0, origin=(k - 1) // 2)
+    return np.asarray(out, dtype=np.float64)
 
 
 def window_sums(values: FloatArray, window: int) -> FloatArray:
@@ -130,17 +136,22 @@ def estimate_rt(
     """
     loc, imp, w = _checked(local, imported, si, window, level)
     cases = window_sums(loc, window)
-    pressure = window_sums(infection_pressure(loc + imp, w), window)
+    # sum of Lambda over the window in one pass: the serial interval convolved with the window's box
+    w = w.copy()
+    w[0] = 0.0
+    pressure = causal_filter(loc + imp, np.convolve(w, np.ones(window)))
     # EpiEstim's first window starts on day 1: day 0's cases have no infection pressure within the series
     cases[..., :window] = np.nan
     pressure[..., :window] = np.nan
+    a0, _ = prior_shape_scale(prior_mean, prior_sd)
     shape, scale = posterior(cases, pressure, prior_mean, prior_sd)
     tail = (1.0 - level) / 2
+    lower, upper = posterior_quantiles((tail, 1.0 - tail), cases, a0, scale)
     return RtEstimate(
         mean=shape * scale,
         sd=np.sqrt(shape) * scale,
-        lower=gamma_quantile(tail, shape, scale),
-        upper=gamma_quantile(1.0 - tail, shape, scale),
+        lower=lower,
+        upper=upper,
         shape=shape,
         scale=scale,
         cases_in_window=cases,
@@ -149,6 +160,31 @@ def estimate_rt(
         window=window,
         level=level,
     )
+
+
+def posterior_quantiles(
+    qs: tuple[float, ...], cases: FloatArray, a0: float, scale: FloatArray
+) -> tuple[FloatArray, ...]:
+    """Quantiles of the posteriors gamma(a0 + cases, scale), computing the inverse incomplete gamma function once
+    per distinct case count: counts are whole numbers, and far fewer distinct than regions x days, while the
+    inverse is the costliest step by far (about 1 us a value). The values are identical to elementwise ones."""
+    finite = ~np.isnan(cases)
+    counts = cases[finite]
+    whole = counts.size == 0 or (np.all(counts == np.floor(counts)) and counts.max() <= 50_000_000)
+    if not whole:
+        return tuple(gamma_quantile(q, a0 + cases, scale) for q in qs)
+    idx = counts.astype(np.int64)
+    used = np.zeros(int(idx.max(initial=0)) + 1, dtype=bool)
+    used[idx] = True
+    distinct = np.flatnonzero(used)
+    table = np.empty(used.size)
+    out = []
+    for q in qs:
+        table[distinct] = special.gammaincinv(a0 + distinct.astype(np.float64), q)
+        value = np.full(cases.shape, np.nan)
+        value[finite] = table[idx] * scale[finite]
+        out.append(value)
+    return tuple(out)
 
 
 def _warn(cases: FloatArray, pressure: FloatArray, min_cases: float) -> NDArray[np.bool_]:

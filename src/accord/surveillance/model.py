@@ -18,7 +18,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from accord.auth import model as _auth_model  # noqa: F401  (registers app_user for the foreign keys)
 from accord.db import Base, UTCDateTime
+from accord.places import model as _places_model  # noqa: F401  (registers jurisdiction)
 
 
 class IndicatorRow(Base):

@@ -52,7 +52,11 @@ def seed_indicators(session: Session) -> None:
 
 
 def indicator_ids(session: Session) -> dict[str, int]:
-    return {code: iid for iid, code in session.execute(select(IndicatorRow.id, IndicatorRow.code))}
+    ids = {code: iid for iid, code in session.execute(select(IndicatorRow.id, IndicatorRow.code))}
+    if len(ids) < len(ind.CORE_INDICATORS):  # a store created by migrations alone: seed the catalog once
+        seed_indicators(session)
+        ids = {code: iid for iid, code in session.execute(select(IndicatorRow.id, IndicatorRow.code))}
+    return ids
 
 
 # ------------------------------------------------------------------------------------------- submission
