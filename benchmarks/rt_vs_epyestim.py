@@ -65,7 +65,9 @@ def main() -> None:
 
     k = args.window  # both estimate every window from day index `window` on (see tests/epi)
     diffs = {
-        name: max(float(np.nanmax(np.abs(getattr(est, name)[i, k:] - theirs[j][col][k:]))) for j, i in enumerate(sample))
+        name: max(
+            float(np.nanmax(np.abs(getattr(est, name)[i, k:] - theirs[j][col][k:]))) for j, i in enumerate(sample)
+        )
         for col, name in enumerate(("mean", "lower", "upper"))
     }
     ratio = theirs_all / ours
@@ -73,8 +75,12 @@ def main() -> None:
         f"Rt (Cori), {args.regions:,} regions x {args.days} days",
         ["tool", "seconds", "regions/s"],
         [
-            ["accord (one vectorised call, best of %d)" % args.repeat, ours, args.regions / ours],
-            [f"epyestim per region (extrapolated from {len(sample)}, best of {args.repeat})", theirs_all, args.regions / theirs_all],
+            [f"accord (one vectorised call, best of {args.repeat})", ours, args.regions / ours],
+            [
+                f"epyestim per region (extrapolated from {len(sample)}, best of {args.repeat})",
+                theirs_all,
+                args.regions / theirs_all,
+            ],
         ],
     )
     print(f"speed-up: {ratio:,.0f}x (target >= 100x)")

@@ -39,9 +39,7 @@ def _write(tmp_path: Path, text: str, name: str = "cases.csv") -> Path:
 
 
 def _frame(days: int = 40, seed: int = 1, start: str = "2020-01-01") -> pd.DataFrame:
-    return pd.DataFrame(
-        {"date": pd.date_range(start, periods=days).strftime("%Y-%m-%d"), "cases": _cases(days, seed)}
-    )
+    return pd.DataFrame({"date": pd.date_range(start, periods=days).strftime("%Y-%m-%d"), "cases": _cases(days, seed)})
 
 
 def test_single_series_is_estimated_and_dated_by_the_end_of_its_window(tmp_path: Path) -> None:
@@ -87,7 +85,9 @@ def test_serial_interval_file_and_uncertain_serial_interval(tmp_path: Path) -> N
     expected = rt.estimate_rt(_cases(), [0, 0.2, 0.5, 0.3], window=7)
     first = result.stdout.splitlines()[1].split(",")
     assert float(first[1]) == pytest.approx(expected.mean[7], rel=1e-5)
-    uncertain = runner.invoke(root, ["rt", str(src), *SI, "--si-mean-sd", "1", "--si-sd-sd", "0.5", "--si-samples", "10"])
+    uncertain = runner.invoke(
+        root, ["rt", str(src), *SI, "--si-mean-sd", "1", "--si-sd-sd", "0.5", "--si-samples", "10"]
+    )
     assert uncertain.exit_code == 0, uncertain.output
 
 

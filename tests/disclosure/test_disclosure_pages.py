@@ -137,12 +137,16 @@ def test_errata_scorecard_opendata_and_codebook(client: TestClient) -> None:
     assert "late lab results added" in client.get("/public/AR/errata").text
     sc = client.get("/public/AR/scorecard.json").json()
     assert sc["levels"] and {d["level"] for d in sc["data"]} >= {"community"}
-    assert "id=\"units\"" in client.get("/public/AR/scorecard").text
+    assert 'id="units"' in client.get("/public/AR/scorecard").text
     page = client.get("/public/AR/opendata").text
     assert "download.csv?level=province&amp;layout=owid" in page
-    owid = pd.read_csv(io.StringIO(client.get("/public/AR/download.csv", params={"level": "province", "layout": "owid"}).text))
+    owid = pd.read_csv(
+        io.StringIO(client.get("/public/AR/download.csv", params={"level": "province", "layout": "owid"}).text)
+    )
     assert set(owid["iso_code"]) == {"AR-01", "AR-02", "AR-03"}
-    pq = pd.read_parquet(io.BytesIO(client.get("/public/AR/download.parquet", params={"level": "city", "layout": "parquet"}).content))
+    pq = pd.read_parquet(
+        io.BytesIO(client.get("/public/AR/download.parquet", params={"level": "city", "layout": "parquet"}).content)
+    )
     assert PROVISIONAL not in set(pq["value"]) and len(pq) > 0
     assert client.get("/public/AR/download.csv", params={"level": "planet"}).status_code == 404
     book = pd.read_csv(io.StringIO(client.get("/public/AR/codebook.csv").text))

@@ -138,7 +138,9 @@ FACTS = bulletin.Facts(
         bulletin.Part("AR-02", "South | <b>", None, 5, 1, 4),
         bulletin.Part("AR-03", "Quiet", "静省", 0, 0, 0),
     ),
-    revisions=(bulletin.Revision("AR-01", "North", date(2020, 2, 1), "new_confirmed", 4, 5, "late lab results", "local"),),
+    revisions=(
+        bulletin.Revision("AR-01", "North", date(2020, 2, 1), "new_confirmed", 4, 5, "late lab results", "local"),
+    ),
 )
 
 
@@ -155,7 +157,9 @@ def test_english_bulletin_reads_like_a_commission_bulletin() -> None:
 def test_chinese_bulletin_uses_local_names_and_chinese_structure() -> None:
     b = bulletin.compose(FACTS, "zh")
     assert b.title == "阿卡迪亚2020年2月3日疫情通报"
-    assert b.paragraphs[0].startswith("2020年2月3日0—24时，阿卡迪亚报告新增确诊病例12例，其中境外输入病例3例，本土病例9例（北省7例")
+    assert b.paragraphs[0].startswith(
+        "2020年2月3日0—24时，阿卡迪亚报告新增确诊病例12例，其中境外输入病例3例，本土病例9例（北省7例"
+    )
     assert "现有确诊病例1,117例" in b.paragraphs[-1]
     assert "新增确诊（本土）" in b.revisions[0]
     with pytest.raises(ValueError):

@@ -55,7 +55,9 @@ def test_posterior_mean_and_bounds_agree_with_epyestim(si_name: str, window: int
     ours = rt.estimate_rt(cases, w, window=window, prior_mean=prior_mean, prior_sd=prior_sd)
     theirs = _epyestim(cases, w, window, prior_mean, prior_sd)
     for column in ("mean", "lower", "upper"):
-        np.testing.assert_allclose(getattr(ours, column)[window:], theirs[column].to_numpy()[window:], rtol=0, atol=1e-6)
+        np.testing.assert_allclose(
+            getattr(ours, column)[window:], theirs[column].to_numpy()[window:], rtol=0, atol=1e-6
+        )
 
 
 def test_many_regions_in_one_call_agree_with_epyestim_per_region() -> None:

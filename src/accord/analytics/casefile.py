@@ -8,6 +8,7 @@ Every problem is reported as one sentence naming the file line.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,17 +93,18 @@ def _dates(frame: pd.DataFrame, column: str, path: Path) -> pd.Series:
 def _counts(frame: pd.DataFrame, column: str | None, path: Path) -> pd.Series:
     assert column is not None
     text = frame[column].str.strip()
-    values = pd.to_numeric(text, errors="coerce")
-    bad = values.isna() | ~np.isfinite(values) | (values < 0)
+    values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(values) | (values < 0)
     if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        shown = text.iat[i] or "an empty cell"
-        what = "negative" if pd.notna(values.iat[i]) and values.iat[i] < 0 else "not a number"
+        i = int(np.flatnonzero(bad)[0])
+        shown = str(text.iat[i]) or "an empty cell"
+        what = "negative" if np.isfinite(values[i]) and values[i] < 0 else "not a number"
         raise CaseFileError(
             f"{path.name} line {frame['_line'].iat[i]}: '{shown}' in column '{column}' is {what}; "
             "cases must be counts of 0 or more."
         )
-    return values.astype(np.float64)
+    return pd.Series(values, index=frame.index)
 
 
 def _check_days(rows: pd.DataFrame, region: str, path: Path) -> None:
@@ -117,11 +119,13 @@ def _check_days(rows: pd.DataFrame, region: str, path: Path) -> None:
         elif gap < pd.Timedelta(0):
             problem = f"date {dates[i]} comes after {dates[i - 1]}{where}; sort the rows by date"
         else:
-            problem = f"dates jump from {dates[i - 1]} to {dates[i]}{where}; give every day, with 0 where there were no cases"
+            problem = (
+                f"dates jump from {dates[i - 1]} to {dates[i]}{where}; give every day, with 0 where there were no cases"
+            )
         raise CaseFileError(f"{path.name} line {lines[i]}: {problem}.")
 
 
-def _align(groups: list[tuple[object, pd.DataFrame]]) -> CaseTable:
+def _align(groups: Sequence[tuple[object, pd.DataFrame]]) -> CaseTable:
     lengths = np.array([len(rows) for _, rows in groups])
     local = np.zeros((len(groups), int(lengths.max())))
     imported = np.zeros_like(local)
@@ -130,7 +134,7 @@ def _align(groups: list[tuple[object, pd.DataFrame]]) -> CaseTable:
         imported[i, : lengths[i]] = rows["_imported"].to_numpy()
     return CaseTable(
         regions=[str(region) for region, _ in groups],
-        starts=[rows["_date"].iat[0] for _, rows in groups],
+        starts=[pd.Timestamp(rows["_date"].to_numpy()[0]) for _, rows in groups],
         lengths=lengths,
         local=local,
         imported=imported,

@@ -28,26 +28,45 @@ SI_HELP = "serial interval"
 @app.command("rt")
 def rt_command(
     file: Annotated[Path, typer.Argument(help="CSV of daily cases: a date column, a cases column, optionally more")],
-    si_mean: Annotated[float | None, typer.Option(help="mean serial interval, days (gamma)", rich_help_panel=SI_HELP)] = None,
-    si_sd: Annotated[float | None, typer.Option(help="sd of the serial interval, days", rich_help_panel=SI_HELP)] = None,
+    si_mean: Annotated[
+        float | None, typer.Option(help="mean serial interval, days (gamma)", rich_help_panel=SI_HELP)
+    ] = None,
+    si_sd: Annotated[
+        float | None, typer.Option(help="sd of the serial interval, days", rich_help_panel=SI_HELP)
+    ] = None,
     si_file: Annotated[
         Path | None,
-        typer.Option(help="serial interval as a CSV: one probability per line for days 0,1,2,... or day,probability", rich_help_panel=SI_HELP),
+        typer.Option(
+            help="serial interval as a CSV: one probability per line for days 0,1,2,... or day,probability",
+            rich_help_panel=SI_HELP,
+        ),
     ] = None,
-    si_mean_sd: Annotated[float, typer.Option(help="uncertainty (sd) of the SI mean; > 0 integrates over it", rich_help_panel=SI_HELP)] = 0.0,
+    si_mean_sd: Annotated[
+        float, typer.Option(help="uncertainty (sd) of the SI mean; > 0 integrates over it", rich_help_panel=SI_HELP)
+    ] = 0.0,
     si_sd_sd: Annotated[float, typer.Option(help="uncertainty (sd) of the SI sd", rich_help_panel=SI_HELP)] = 0.0,
-    si_samples: Annotated[int, typer.Option(help="serial intervals drawn when uncertain", rich_help_panel=SI_HELP)] = 100,
+    si_samples: Annotated[
+        int, typer.Option(help="serial intervals drawn when uncertain", rich_help_panel=SI_HELP)
+    ] = 100,
     seed: Annotated[int, typer.Option(help="seed of the serial interval draws")] = 1,
     window: Annotated[int, typer.Option(help="days per estimate; each estimate is dated by its window's last day")] = 7,
     date_column: str = "date",
-    cases_column: Annotated[str, typer.Option(help="locally acquired cases (imported ones go in --imported-column)")] = "cases",
-    imported_column: Annotated[str | None, typer.Option(help="imported cases: they infect but were not infected here")] = None,
+    cases_column: Annotated[
+        str, typer.Option(help="locally acquired cases (imported ones go in --imported-column)")
+    ] = "cases",
+    imported_column: Annotated[
+        str | None, typer.Option(help="imported cases: they infect but were not infected here")
+    ] = None,
     region_column: Annotated[str | None, typer.Option(help="region of each row, for many regions at once")] = None,
     prior_mean: Annotated[float, typer.Option(help="mean of the gamma prior on R (EpiEstim: 5)")] = rt.PRIOR_MEAN,
     prior_sd: Annotated[float, typer.Option(help="sd of the gamma prior on R (EpiEstim: 5)")] = rt.PRIOR_SD,
     level: Annotated[float, typer.Option(help="credible level of lower..upper")] = 0.95,
-    min_cases: Annotated[float, typer.Option(help="flag windows with fewer local cases (posterior CV ~0.3)")] = rt.MIN_CASES,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="CSV to write (default: standard output)")] = None,
+    min_cases: Annotated[
+        float, typer.Option(help="flag windows with fewer local cases (posterior CV ~0.3)")
+    ] = rt.MIN_CASES,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="CSV to write (default: standard output)")
+    ] = None,
 ) -> None:
     """Estimate Rt on sliding windows (Cori et al. 2013, as EpiEstim) for every region of a CSV of daily cases.
 
@@ -63,15 +82,38 @@ def rt_command(
         return
     too_short = [r for r, n in zip(table.regions, table.lengths, strict=True) if n <= window]
     if len(too_short) == len(table.regions):
-        clikit.fail(f"{file.name}: a {window}-day window needs more than {window} days of cases, and no series has that.")
+        clikit.fail(
+            f"{file.name}: a {window}-day window needs more than {window} days of cases, and no series has that."
+        )
     try:
         if si_mean_sd > 0 or si_sd_sd > 0:
-            est = _uncertain(table.local, table.imported, si_mean, si_sd, si_mean_sd, si_sd_sd, si_samples, seed,
-                             window=window, prior_mean=prior_mean, prior_sd=prior_sd, level=level, min_cases=min_cases)
+            est = _uncertain(
+                table.local,
+                table.imported,
+                si_mean,
+                si_sd,
+                si_mean_sd,
+                si_sd_sd,
+                si_samples,
+                seed,
+                window=window,
+                prior_mean=prior_mean,
+                prior_sd=prior_sd,
+                level=level,
+                min_cases=min_cases,
+            )
         else:
             si = _serial_interval(si_mean, si_sd, si_file)
-            est = rt.estimate_rt(table.local, si, imported=table.imported, window=window, prior_mean=prior_mean,
-                                 prior_sd=prior_sd, level=level, min_cases=min_cases)
+            est = rt.estimate_rt(
+                table.local,
+                si,
+                imported=table.imported,
+                window=window,
+                prior_mean=prior_mean,
+                prior_sd=prior_sd,
+                level=level,
+                min_cases=min_cases,
+            )
     except (ValueError, OSError) as exc:
         clikit.fail(str(exc).rstrip(".") + ".")
         return

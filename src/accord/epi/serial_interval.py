@@ -90,7 +90,7 @@ def without_day_zero(w: ArrayLike) -> NDArray[np.float64]:
     out[0] = 0.0
     if out.sum() <= 0:
         raise ValueError("the serial interval has no mass after day 0")
-    return out / out.sum()
+    return np.asarray(out / out.sum(), dtype=np.float64)
 
 
 def validate(w: ArrayLike, *, allow_day_zero: bool = False, atol: float = 1e-6) -> NDArray[np.float64]:
@@ -108,7 +108,7 @@ def validate(w: ArrayLike, *, allow_day_zero: bool = False, atol: float = 1e-6) 
             f"the serial interval gives day 0 a probability of {arr[0]:.3g}; the renewal equation needs 0 "
             "(use without_day_zero, or start the list with a 0 for day 0)"
         )
-    return arr / total
+    return np.asarray(arr / total, dtype=np.float64)
 
 
 def mean_sd(w: ArrayLike) -> tuple[float, float]:

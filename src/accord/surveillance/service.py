@@ -479,23 +479,31 @@ def _touch_report_days(session: Session, frame: pd.DataFrame, now: datetime) -> 
 def _row_flags(
     warnings: list[validation.Finding], frame: pd.DataFrame, submission_id: int, now: datetime
 ) -> list[dict[str, Any]]:
-    out = []
-    for f in warnings:
-        row = frame.iloc[f.row]
-        out.append(
-            {
-                "code": f.code,
-                "severity": "warning",
-                "message": f.message,
-                "jurisdiction_id": int(row["jurisdiction_id"]),
-                "jurisdiction": row["jurisdiction"],
-                "indicator_id": int(row["indicator_id"]),
-                "date": row["date"].date().isoformat(),
-                "submission_id": submission_id,
-                "created_at": now,
-            }
+    if not warnings:
+        return []
+    rows = frame.iloc[[f.row for f in warnings]]
+    days = rows["date"].dt.strftime("%Y-%m-%d").tolist()
+    return [
+        {
+            "code": f.code,
+            "severity": "warning",
+            "message": f.message,
+            "jurisdiction_id": j,
+            "jurisdiction": code,
+            "indicator_id": i,
+            "date": day,
+            "submission_id": submission_id,
+            "created_at": now,
+        }
+        for f, j, code, i, day in zip(
+            warnings,
+            rows["jurisdiction_id"].tolist(),
+            rows["jurisdiction"].tolist(),
+            rows["indicator_id"].tolist(),
+            days,
+            strict=True,
         )
-    return out
+    ]
 
 
 def _tree_flags(

@@ -200,12 +200,16 @@ def _jurisdictions(table: pd.DataFrame, problems: Problems) -> tuple[pd.Series, 
 
 def _coded_places(province_code: pd.Series, city: pd.Series, city_code: pd.Series, lines: np.ndarray) -> pd.DataFrame:
     """Coded cities as places, so the importer can create the few the MCA list lacks (e.g. 136100 公主岭)."""
-    seen = pd.DataFrame({"code": city_code.to_numpy(), "parent_code": province_code.to_numpy(),
-                         "local_name": city.to_numpy(), "line": lines})
-    found = seen[seen["local_name"] != ""].drop_duplicates("code").reset_index(drop=True)
-    places = found.assign(
-        name=[china_codes.romanize(n) for n in found["local_name"]], level="city", population=np.nan
+    seen = pd.DataFrame(
+        {
+            "code": city_code.to_numpy(),
+            "parent_code": province_code.to_numpy(),
+            "local_name": city.to_numpy(),
+            "line": lines,
+        }
     )
+    found = seen[seen["local_name"] != ""].drop_duplicates("code").reset_index(drop=True)
+    places = found.assign(name=[china_codes.romanize(n) for n in found["local_name"]], level="city", population=np.nan)
     out: pd.DataFrame = places.loc[:, list(PLACE_COLUMNS)].astype({"population": "float64", "line": "int64"})
     return out
 

@@ -1,0 +1,241 @@
+"""Latency of the public time-series API for provinces over 365 days, through the real HTTP server.
+
+Uses an existing store (``--db``: the SQLite file ``ingest.py --keep-db`` left, or any database URL) or builds
+one (1,000 communities x 365 days x 9 values, ~3.3M observations; ``--small``: 100 communities). Everything is
+approved with ``publish_due`` (timed: the cost of publishing a whole load at once), then ``accord serve`` runs as
+a subprocess on a free loopback port (auto-publication off) and 1,000 ``GET /api/v1/series`` requests rotate
+over the provinces through one keep-alive httpx client. ``wrk`` runs the same requests when it is installed.
+
+    uv run python benchmarks/series_query.py [--small] [--db PATH_OR_URL] [--requests 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from sqlalchemy import text
+
+from accord.db import transaction
+from accord.surveillance import service
+from common import Store, fresh_store, open_store, print_table, say, timed, write_results
+from ingest import backfill, make_scenario
+
+TARGET_P99_MS = 50.0
+PATH = "/api/v1/series"
+
+
+# ------------------------------------------------------------------------------------------- the store
+def build(store: Store, communities: int, days: int) -> dict[str, Any]:
+    say(f"building a store: {communities:,} communities x {days} days ...")
+    sc = make_scenario(10, 20, communities, days)
+    return backfill(store, sc, communities, batch=100)
+
+
+def publish_all(store: Store) -> dict[str, Any]:
+    """Approve every reported day (a tiny delay and a ``now`` far in the future)."""
+    with timed() as t, transaction(store.sessions) as s:
+        days = service.publish_due(s, datetime(2100, 1, 1, tzinfo=UTC), delay_hours=0.001)
+    say(f"published {days:,} reporting days in {t['seconds']:.1f} s")
+    return {"days": days, "seconds": t["seconds"]}
+
+
+def provinces(store: Store) -> list[str]:
+    with store.engine.connect() as conn:
+        return list(conn.execute(text("SELECT code FROM jurisdiction WHERE depth = 1 ORDER BY code")).scalars())
+
+
+# ------------------------------------------------------------------------------------------ the server
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def server(url: str, workdir: Path) -> Iterator[str]:
+    """``accord serve`` on a free loopback port; yields its base URL, stops it afterwards."""
+    port = free_port()
+    env = os.environ | {
+        "ACCORD_DATABASE_URL": url,
+        "ACCORD_DATA_DIR": str(workdir),
+        "ACCORD_AUTO_PUBLISH_HOURS": "0",
+        "ACCORD_ENVIRONMENT": "development",
+    }
+    log = (workdir / "server.log").open("wb")
+    cmd = [sys.executable, "-m", "accord.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(base, proc, workdir / "server.log")
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def wait_healthy(base: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"accord serve exited ({proc.returncode}):\n{log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"accord serve did not answer /api/v1/health within {timeout:.0f} s")
+
+
+# ------------------------------------------------------------------------------------------- the clients
+def params(code: str) -> dict[str, str]:
+    return {"jurisdiction": code, "indicator": "new_confirmed"}
+
+
+def httpx_latencies(base: str, codes: list[str], n: int, warmup: int = 20) -> tuple[np.ndarray, int]:
+    """Milliseconds per request (response body read), and the rows of the last response."""
+    times, rows = [], 0
+    with httpx.Client(base_url=base, timeout=60) as client:
+        for i in range(warmup + n):
+            t0 = time.perf_counter()
+            r = client.get(PATH, params=params(codes[i % len(codes)]))
+            elapsed = time.perf_counter() - t0
+            r.raise_for_status()
+            if i >= warmup:
+                times.append(elapsed * 1000)
+        rows = len(r.json()["data"])
+    return np.array(times), rows
+
+
+def summarise(ms: np.ndarray) -> dict[str, float]:
+    p50, p90, p99 = np.percentile(ms, [50, 90, 99])
+    return {"requests": len(ms), "p50_ms": p50, "p90_ms": p90, "p99_ms": p99, "max_ms": ms.max(), "mean_ms": ms.mean()}
+
+
+LUA = """local paths = {%s}
+local i = 0
+request = function()
+  i = i %% #paths + 1
+  return wrk.format("GET", paths[i])
+end
+"""
+_WRK_LINE = re.compile(r"^\s*(50|90|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def run_wrk(base: str, codes: list[str], workdir: Path, connections: int, seconds: int) -> dict[str, Any] | None:
+    exe = shutil.which("wrk")
+    if exe is None:
+        return None
+    script = workdir / "rotate.lua"
+    paths = ", ".join(f'"{PATH}?jurisdiction={c}&indicator=new_confirmed"' for c in codes)
+    script.write_text(LUA % paths)
+    threads = min(connections, 2)
+    cmd = [exe, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), base]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    found = {f"p{q}_ms": float(v) * _UNIT[u] for q, v, u in _WRK_LINE.findall(out)}
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "connections": connections,
+        "seconds": seconds,
+        "requests_per_s": float(rps.group(1)) if rps else None,
+        "non_2xx": int(errors.group(1)) if errors else 0,
+        **found,
+    }
+
+
+# ---------------------------------------------------------------------------------------------- driver
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--small", action="store_true", help="100 communities, 200 requests")
+    p.add_argument("--db", default=None, help="an existing store: SQLite file path or database URL")
+    p.add_argument("--communities", type=int, default=1000)
+    p.add_argument("--days", type=int, default=365)
+    p.add_argument("--requests", type=int, default=1000)
+    p.add_argument("--wrk-seconds", type=int, default=10)
+    args = p.parse_args()
+    if args.small:
+        args.communities, args.requests, args.wrk_seconds = 100, 200, 3
+    return args
+
+
+@contextmanager
+def the_store(args: argparse.Namespace, workdir: Path) -> Iterator[tuple[Store, dict[str, Any] | None]]:
+    if args.db:
+        url = args.db if "://" in args.db else f"sqlite:///{Path(args.db).resolve()}"
+        store = open_store(url)
+        try:
+            yield store, None
+        finally:
+            store.engine.dispose()
+        return
+    with fresh_store("sqlite", workdir / "series.db") as store:
+        yield store, build(store, args.communities, args.days)
+
+
+def measure(args: argparse.Namespace, store: Store, workdir: Path) -> dict[str, Any]:
+    codes = provinces(store)
+    published = publish_all(store)
+    store.engine.dispose()  # the server has the database to itself
+    with server(store.url, workdir) as base:
+        say(f"server up at {base}; {args.requests:,} requests over {len(codes)} provinces ...")
+        ms, rows = httpx_latencies(base, codes, args.requests)
+        wrk = [run_wrk(base, codes, workdir, c, args.wrk_seconds) for c in (1, 8)]
+    return {
+        "provinces": len(codes),
+        "rows_per_response": rows,
+        "publish": published,
+        "httpx": summarise(ms),
+        "wrk": [w for w in wrk if w] or None,
+    }
+
+
+def main() -> None:
+    args = parse_args()
+    with tempfile.TemporaryDirectory() as tmp, the_store(args, Path(tmp)) as (store, built):
+        result = measure(args, store, Path(tmp))
+        result |= {"backend": store.backend, "observations": store.count("observation"), "built": built}
+    report(result, args.small)
+
+
+def report(r: dict[str, Any], small: bool) -> None:
+    h = r["httpx"]
+    rows = [["httpx, 1 keep-alive connection", h["requests"], h["p50_ms"], h["p90_ms"], h["p99_ms"], h["max_ms"]]]
+    for w in r["wrk"] or []:
+        label = f"wrk, {w['connections']} connection{'s' if w['connections'] > 1 else ''}, {w['seconds']} s"
+        rows.append([label, f"{w['requests_per_s']:,.0f}/s", w.get("p50_ms"), w.get("p90_ms"), w.get("p99_ms")])
+    title = (
+        f"GET {PATH} for {r['provinces']} provinces x {r['rows_per_response']} days, {r['backend']} store of "
+        f"{r['observations']:,} observations; target p99 < {TARGET_P99_MS:.0f} ms"
+    )
+    print_table(title, ["client", "requests", "p50 ms", "p90 ms", "p99 ms", "max ms"], rows)
+    print(f"publish_due of the whole load: {r['publish']['days']:,} reporting days in {r['publish']['seconds']:.1f} s")
+    if r["wrk"] is None:
+        print("wrk is not installed: skipped (apt-get install wrk to add it)")
+    r["target_p99_ms"], r["small"] = TARGET_P99_MS, small
+    print(f"results: {write_results('series_query', r)}")
+
+
+if __name__ == "__main__":
+    main()
