@@ -1,7 +1,7 @@
 """Latency of the public time-series API for provinces over 365 days, through the real HTTP server.
 
 Uses an existing store (``--db``: the SQLite file ``ingest.py --keep-db`` left, or any database URL) or builds
-one (1,000 communities x 365 days x 9 values, ~3.3M observations; ``--small``: 100 communities). Everything is
+one (1,000 communities x 365 days x 9 values, ~3.3M observations; ``--small``: 50 communities). Everything is
 approved with ``publish_due`` (timed: the cost of publishing a whole load at once), then ``accord serve`` runs as
 a subprocess on a free loopback port (auto-publication off) and 1,000 ``GET /api/v1/series`` requests rotate
 over the provinces through one keep-alive httpx client. ``wrk`` runs the same requests when it is installed.
@@ -168,7 +168,7 @@ def run_wrk(base: str, codes: list[str], workdir: Path, connections: int, second
 # ---------------------------------------------------------------------------------------------- driver
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--small", action="store_true", help="100 communities, 200 requests")
+    p.add_argument("--small", action="store_true", help="50 communities, 200 requests")
     p.add_argument("--db", default=None, help="an existing store: SQLite file path or database URL")
     p.add_argument("--communities", type=int, default=1000)
     p.add_argument("--days", type=int, default=365)
@@ -176,7 +176,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--wrk-seconds", type=int, default=10)
     args = p.parse_args()
     if args.small:
-        args.communities, args.requests, args.wrk_seconds = 100, 200, 3
+        args.communities, args.requests, args.wrk_seconds = 50, 200, 3
     return args
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from accord import __version__
 from accord.db import engine_from_settings, session_factory, transaction, utcnow
+from accord.disclosure import pages as disclosure_pages
 from accord.places.api import router as places_router
 from accord.settings import Settings, get_settings
 from accord.surveillance import service as surveillance
@@ -59,8 +60,9 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+        return RedirectResponse("/public")
 
+    disclosure_pages.install(app)
     return app
 
 

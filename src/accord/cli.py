@@ -10,7 +10,9 @@ from typing import Annotated
 import typer
 
 from accord import clikit
+from accord.analytics import cli as analytics_cli
 from accord.auth.cli import app as users_app
+from accord.disclosure import cli as disclosure_cli
 from accord.places.cli import app as places_app
 from accord.surveillance import cli as surveillance_cli
 
@@ -25,6 +27,9 @@ app.add_typer(surveillance_cli.app, name="report")
 app.add_typer(users_app, name="users")
 app.command("import")(surveillance_cli.import_command)
 app.command("export")(surveillance_cli.export_command)
+app.command("bulletin")(disclosure_cli.bulletin)
+app.command("rt")(analytics_cli.rt_command)
+app.add_typer(disclosure_cli.opendata_app, name="opendata")
 
 
 @app.command()

@@ -109,7 +109,8 @@ class Workspace:
         check_streams(args, proc, expect)
         return proc
 
-    def run_parallel(self, commands: dict[str, list[str]]) -> dict[str, subprocess.CompletedProcess[str]]:
+    def run_parallel(self, commands: dict[str, tuple[list[str], int]]) -> dict[str, subprocess.CompletedProcess[str]]:
+        """Commands that do not write (or write nothing another one reads), all at once: name -> (args, exit code)."""
         started = {
             name: subprocess.Popen(
                 [str(ACCORD), *args],
@@ -119,13 +120,14 @@ class Workspace:
                 stderr=subprocess.PIPE,
                 text=True,
             )
-            for name, args in commands.items()
+            for name, (args, _) in commands.items()
         }
         out = {}
         for name, popen in started.items():
             stdout, stderr = popen.communicate(timeout=TIMEOUT)
             proc = subprocess.CompletedProcess(popen.args, popen.returncode, stdout, stderr)
-            check_streams(tuple(commands[name]), proc, 0)
+            args, expect = commands[name]
+            check_streams(tuple(args), proc, expect)
             out[name] = proc
         return out
 
@@ -138,6 +140,9 @@ class Workspace:
                 int(s.scalar(select(func.count()).select_from(Observation)) or 0),
                 int(s.scalar(select(func.count()).select_from(Submission)) or 0),
             )
+
+
+Refusals = tuple[Workspace, dict[str, subprocess.CompletedProcess[str]], tuple[int, int]]
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +158,10 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     w.outputs["submit"] = w.run("report", "submit", "report.csv")
     w.outputs["add_coord"] = w.run("users", "add", "coord", "--role", "coordinator", "--scope", "AR")
     w.outputs["add_rep"] = w.run("users", "add", "rep", "--role", "reporter", "--scope", "AR-01-01")
-    w.outputs["token"] = w.run("users", "token", "coord")
+    # one writer (the token) beside one reader (the provisional series, before anything is approved)
+    w.outputs.update(
+        w.run_parallel({"token": (["users", "token", "coord"], 0), "series_before": (["report", "series", "AR"], 0)})
+    )
     w.token = w.outputs["token"].stdout.strip()
     return w
 
@@ -168,6 +176,31 @@ def approved(ws: Workspace) -> Workspace:
     return ws
 
 
+@pytest.fixture(scope="module")
+def refusals(ws: Workspace) -> Refusals:
+    """Commands that must be refused (and a replay that must change nothing), run side by side: none writes."""
+    (ws.root / "bayport.csv").write_text(
+        "jurisdiction,date,indicator,value\nAR-02-01,2024-03-03,new_confirmed,4\n", encoding="utf-8"
+    )
+    (ws.root / "unknown.csv").write_text(
+        "jurisdiction,date,indicator,value\nAR-01-01,2024-03-03,new_confirmed,4\nAR-09-99,2024-03-03,new_confirmed,4\n",
+        encoding="utf-8",
+    )
+    before = ws.counts()
+    procs = ws.run_parallel(
+        {
+            "replay": (["import", "--format", "csv", "report.csv"], 0),
+            "out_of_scope": (["report", "submit", "bayport.csv", "--user", "rep"], 4),
+            "reporter_approves": (["report", "approve", "AR-01-01", "2024-03-01", "--user", "rep"], 4),
+            "unknown": (["import", "--format", "csv", "unknown.csv"], 1),
+            "not_found": (["report", "series", "NOWHERE"], 3),
+            "usage": (["report", "approve"], 2),
+            "help": (["--help"], 0),
+        }
+    )
+    return ws, procs, before
+
+
 def test_setup_commands_say_what_they_did(ws: Workspace) -> None:
     assert ws.outputs["init"].stdout.startswith("database ready: sqlite:")
     assert (ws.data_dir / "accord.db").is_file()
@@ -176,21 +209,13 @@ def test_setup_commands_say_what_they_did(ws: Workspace) -> None:
     assert "added coord (coordinator of AR)" in ws.outputs["add_coord"].stdout
     assert "added rep (reporter of AR-01-01)" in ws.outputs["add_rep"].stdout
     assert ws.token.startswith("acc_") and len(ws.token) > 30 and "\n" not in ws.token
-    assert ws.counts() == (5, 1)
-    # the jurisdiction is there with its path and children
-    shown = ws.run("places", "show", "AR-01").stdout
-    assert "North" in shown and "Arcadia (AR) > North (AR-01)" in shown
-    assert "AR-01-01" in shown and "Riverton" in shown and "AR-02-01" not in shown
 
 
 def test_provisional_series_before_approval(ws: Workspace) -> None:
-    out = ws.run("report", "series", "AR").stdout
-    frame = pd.read_csv(io.StringIO(out))
+    frame = pd.read_csv(io.StringIO(ws.outputs["series_before"].stdout))
     assert frame["date"].tolist() == ["2024-03-01", "2024-03-02"]
     assert frame["value"].tolist() == [5 + 3 + 11, 7]
     assert frame["provisional"].tolist() == [True, True]
-    with transaction(ws.sessions()) as s:
-        assert service.series(s, "AR", "new_confirmed", view="public").empty  # nothing public yet
 
 
 def test_approval_then_exports_in_every_layout_match_the_series(approved: Workspace) -> None:
@@ -213,25 +238,17 @@ def test_approval_then_exports_in_every_layout_match_the_series(approved: Worksp
     assert got == PUBLIC
     assert country["value"].tolist() == [8, 7]
 
+    city = ["--jurisdiction", "AR", "--level", "city"]
     exports = w.run_parallel(
         {
-            "csv": ["export", "--format", "csv", "--jurisdiction", "AR", "--level", "city"],
-            "owid": ["export", "--format", "owid", "--jurisdiction", "AR", "--level", "city"],
-            "jhu": ["export", "--format", "jhu", "--jurisdiction", "AR", "--level", "city"],
-            "who": ["export", "--format", "who", "--jurisdiction", "AR", "--level", "city"],
-            "dhis2": ["export", "-f", "dhis2", "-j", "AR", "--level", "city", "--output", "out.json"],
-            "adx": ["export", "--format", "adx", "--jurisdiction", "AR", "--level", "city"],
-            "country": ["export", "--format", "owid", "--jurisdiction", "AR", "--level", "country"],
-            "provisional": [
-                "export",
-                "--format",
-                "csv",
-                "--jurisdiction",
-                "AR",
-                "--level",
-                "city",
-                "--include-provisional",
-            ],
+            "csv": (["export", "--format", "csv", *city], 0),
+            "owid": (["export", "--format", "owid", *city], 0),
+            "jhu": (["export", "--format", "jhu", *city], 0),
+            "who": (["export", "--format", "who", *city], 0),
+            "dhis2": (["export", "-f", "dhis2", "-j", "AR", "--level", "city", "--output", "out.json"], 0),
+            "adx": (["export", "--format", "adx", *city], 0),
+            "country": (["export", "--format", "owid", "--jurisdiction", "AR", "--level", "country"], 0),
+            "provisional": (["export", "--format", "csv", *city, "--include-provisional"], 0),
         }
     )
 
@@ -294,48 +311,35 @@ def test_approval_then_exports_in_every_layout_match_the_series(approved: Worksp
     assert bayport[["date", "indicator", "value"]].values.tolist() == [["2024-03-01", "new_confirmed", 11]]
 
 
-def test_replaying_the_same_import_changes_nothing(ws: Workspace) -> None:
-    before = ws.counts()
-    out = ws.run("import", "--format", "csv", "report.csv").stdout
-    assert "already imported as submission 1: nothing changed" in out
+def test_replaying_the_same_import_changes_nothing(refusals: Refusals) -> None:
+    ws, procs, before = refusals
+    assert "already imported as submission 1: nothing changed" in procs["replay"].stdout
     assert ws.counts() == before
 
 
-def test_reporter_outside_scope_is_refused_with_exit_4(ws: Workspace) -> None:
-    (ws.root / "bayport.csv").write_text(
-        "jurisdiction,date,indicator,value\nAR-02-01,2024-03-03,new_confirmed,4\n", encoding="utf-8"
-    )
-    before = ws.counts()
-    proc = ws.run("report", "submit", "bayport.csv", "--user", "rep", expect=4)
-    lines = error_lines(proc)
-    assert len(lines) == 1, proc.stderr
+def test_reporter_outside_scope_is_refused_with_exit_4(refusals: Refusals) -> None:
+    ws, procs, before = refusals
+    lines = error_lines(procs["out_of_scope"])
+    assert len(lines) == 1, procs["out_of_scope"].stderr
     assert "AR-02-01" in lines[0] and "AR-01-01" in lines[0] and "rep" in lines[0]
     assert ws.counts() == before
-    # a reporter does not approve either
-    proc = ws.run("report", "approve", "AR-01-01", "2024-03-01", "--user", "rep", expect=4)
-    assert len(error_lines(proc)) == 1 and "rep" in proc.stderr
+    lines = error_lines(procs["reporter_approves"])  # a reporter does not approve either
+    assert len(lines) == 1 and "rep" in lines[0] and "approve" in lines[0]
 
 
-def test_unknown_jurisdiction_is_rejected_with_file_and_line(ws: Workspace) -> None:
-    (ws.root / "unknown.csv").write_text(
-        "jurisdiction,date,indicator,value\nAR-01-01,2024-03-03,new_confirmed,4\nAR-09-99,2024-03-03,new_confirmed,4\n",
-        encoding="utf-8",
-    )
-    before = ws.counts()
-    proc = ws.run("import", "--format", "csv", "unknown.csv", expect=1)
-    lines = error_lines(proc)
-    assert len(lines) == 1, proc.stderr
+def test_unknown_jurisdiction_is_rejected_with_file_and_line(refusals: Refusals) -> None:
+    ws, procs, before = refusals
+    lines = error_lines(procs["unknown"])
+    assert len(lines) == 1, procs["unknown"].stderr
     assert "unknown.csv" in lines[0] and "line 3" in lines[0] and "AR-09-99" in lines[0]
     assert "nothing was stored" in lines[0]
     assert ws.counts() == before
 
 
-def test_not_found_and_usage_errors_have_their_exit_codes(ws: Workspace) -> None:
-    proc = ws.run("report", "series", "NOWHERE", expect=3)
-    assert error_lines(proc) == ["error: no jurisdiction with code 'NOWHERE'"]
-    proc = ws.run("import", "--format", "csv", "missing.csv", expect=1)
-    assert len(error_lines(proc)) == 1 and "missing.csv" in proc.stderr
-    ws.run("report", "approve", expect=2)  # usage
+def test_not_found_and_usage_errors_have_their_exit_codes(refusals: Refusals) -> None:
+    _, procs, _ = refusals
+    assert error_lines(procs["not_found"]) == ["error: no jurisdiction with code 'NOWHERE'"]
+    assert "Usage:" in procs["usage"].stderr
 
 
 def _command_paths() -> list[tuple[str, ...]]:
@@ -350,8 +354,9 @@ def _command_paths() -> list[tuple[str, ...]]:
     return paths
 
 
-def test_help_works_for_every_command(ws: Workspace) -> None:
-    top = ws.run("--help").stdout
+def test_help_works_for_every_command(refusals: Refusals) -> None:
+    _, procs, _ = refusals
+    top = procs["help"].stdout
     for name in ("init", "places", "import", "export", "report", "users", "serve", "demo"):
         assert name in top
     paths = _command_paths()
