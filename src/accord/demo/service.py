@@ -22,6 +22,7 @@ from accord.auth.model import User
 from accord.auth.roles import SYSTEM, Actor
 from accord.db import engine_from_settings, session_factory, transaction, utcnow
 from accord.demo import country, outbreak, reporting
+from accord.disclosure.boundaries import generate_voronoi_boundaries
 from accord.errors import AccordError
 from accord.places import service as places
 from accord.settings import Settings, get_settings
@@ -87,6 +88,8 @@ def _build(
     batches = reporting.merge_for_bulk(reporting.plan_reports(truth, geo, seed=seed, now=now))
     with transaction(sessions) as s:
         report.places = places.import_places(s, geo, file="demo").created
+        # the fictional country has no surveyed borders: Voronoi cells of each level give every map a picture
+        places.set_boundaries(s, generate_voronoi_boundaries(geo[geo["level"] != "country"]))
         report.tokens = _users(s, geo)
         surveillance.set_schedule(
             s,

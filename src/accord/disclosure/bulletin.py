@@ -13,6 +13,9 @@ from accord.surveillance import indicators as ind
 
 LANGS = ("en", "zh")
 
+#: a figure: a number, None where not reported, or the mark of a withheld small count ("<5", "x")
+Fig = float | str | None
+
 
 @dataclass(frozen=True)
 class Part:
@@ -21,9 +24,9 @@ class Part:
     code: str
     name: str
     name_zh: str | None
-    new_confirmed: float
-    imported: float | None = None
-    local: float | None = None
+    new_confirmed: float | str
+    imported: Fig = None
+    local: Fig = None
 
 
 @dataclass(frozen=True)
@@ -32,8 +35,8 @@ class Revision:
     name: str
     day: date
     indicator: str
-    old: float | None
-    new: float
+    old: Fig
+    new: float | str
     reason: str
     part: str = ""
 
@@ -44,26 +47,29 @@ class Facts:
     name: str
     name_zh: str | None
     day: date
-    new_confirmed: float | None
-    imported: float | None
-    local: float | None
-    new_deaths: float | None
-    new_recovered: float | None
-    cum_confirmed: float | None
-    cum_deaths: float | None
-    cum_recovered: float | None
-    severe: float | None = None  # ICU occupancy where reported
-    hospitalised: float | None = None
-    close_contacts: float | None = None  # under medical observation, where known
-    new_tests: float | None = None
+    new_confirmed: Fig
+    imported: Fig
+    local: Fig
+    new_deaths: Fig
+    new_recovered: Fig
+    cum_confirmed: Fig
+    cum_deaths: Fig
+    cum_recovered: Fig
+    severe: Fig = None  # ICU occupancy where reported
+    hospitalised: Fig = None
+    close_contacts: Fig = None  # under medical observation, where known
+    new_tests: Fig = None
     parts: tuple[Part, ...] = ()
     revisions: tuple[Revision, ...] = ()
 
     @property
-    def active(self) -> float | None:
+    def active(self) -> Fig:
+        figures = (self.cum_confirmed, self.cum_deaths, self.cum_recovered)
+        if any(isinstance(v, str) for v in figures):
+            return "x"  # derived from a withheld figure
         if self.cum_confirmed is None:
             return None
-        return self.cum_confirmed - (self.cum_deaths or 0) - (self.cum_recovered or 0)
+        return float(self.cum_confirmed) - float(self.cum_deaths or 0) - float(self.cum_recovered or 0)
 
 
 @dataclass
@@ -77,10 +83,13 @@ class Bulletin:
     revisions: list[str] = field(default_factory=list)
 
 
-def n(value: float | None) -> str:
-    """A count as text: thousands separated, '-' when not reported (never a made-up zero)."""
+def n(value: Fig) -> str:
+    """A count as text: thousands separated, '-' when not reported (never a made-up zero), the mark of a
+    withheld small count as it is."""
     if value is None:
         return "-"
+    if isinstance(value, str):
+        return value
     return f"{round(value):,}"
 
 
@@ -88,7 +97,7 @@ def _name(facts: Facts | Part, lang: str) -> str:
     return (facts.name_zh or facts.name) if lang == "zh" else facts.name
 
 
-def _plural(value: float | None, one: str, many: str) -> str:
+def _plural(value: Fig, one: str, many: str) -> str:
     return f"{n(value)} {one if value == 1 else many}"
 
 

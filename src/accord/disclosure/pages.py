@@ -6,7 +6,6 @@ twins at the same URL with ``.json`` / ``.csv``. Thin: parse, call :mod:`.servic
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from datetime import UTC, date, datetime
@@ -22,10 +21,11 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 
-from accord.disclosure import bulletin, codebook, i18n, mapview, service
+from accord.disclosure import bulletin, codebook, i18n, mapview, opendata, service
+from accord.disclosure.config import load_policy
 from accord.disclosure.service import PageNotFound
+from accord.disclosure.suppression import OFF, SuppressionPolicy
 from accord.places.model import Jurisdiction
-from accord.surveillance import exchange
 from accord.surveillance import indicators as ind
 from accord.web import tables
 from accord.web.deps import SessionDep
@@ -50,7 +50,15 @@ def install(app: FastAPI) -> None:
         return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
 
     app.add_exception_handler(PageNotFound, _not_found)  # type: ignore[arg-type]
+    # small-count suppression (ACCORD_SUPPRESS_*): one policy for every page, twin, download and bulletin
+    if not isinstance(getattr(app.state, "suppression", None), SuppressionPolicy):
+        app.state.suppression = load_policy()
     app.include_router(router)
+
+
+def policy_of(request: Request) -> SuppressionPolicy:
+    policy = getattr(request.app.state, "suppression", None)
+    return policy if isinstance(policy, SuppressionPolicy) else OFF
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -63,12 +71,16 @@ def split(name: str, allowed: tuple[str, ...] = TWINS) -> tuple[str, str]:
 
 
 def _fmt_n(value: Any, digits: int = 0) -> str:
+    if isinstance(value, str):  # the mark of a withheld figure
+        return value
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     return f"{value:,.{digits}f}"
 
 
 def _fmt_pct(value: Any) -> str:
+    if isinstance(value, str):
+        return value
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     return f"{value * 100:+.0f}%"
@@ -135,7 +147,7 @@ def home(session: SessionDep) -> RedirectResponse:
 def overview_page(request: Request, session: SessionDep, name: str) -> Response:
     code, ext = split(name)
     q = request.query_params
-    ov = service.overview(session, code, q.get("date"))
+    ov = service.overview(session, code, q.get("date"), policy_of(request))
     sort, desc = q.get("sort", "code"), q.get("dir", "asc") == "desc"
     table = service.sort_children(ov.children, sort, desc)
     day = ov.day.isoformat() if ov.day else None
@@ -147,6 +159,7 @@ def overview_page(request: Request, session: SessionDep, name: str) -> Response:
             "cards": [_card_json(c) for c in ov.cards],
             "curve": _records(ov.curve),
             "path": [j.code for j in ov.path],
+            "unallocated": ov.unallocated,
             "view": "public",
         }
         return twin(table, ext, f"{ov.node.code}_{day}_overview", meta)
@@ -187,7 +200,8 @@ def overview_page(request: Request, session: SessionDep, name: str) -> Response:
 
 
 def _floats(s: pd.Series) -> list[float | None]:
-    return [None if pd.isna(v) else float(v) for v in s]
+    """Numbers for the chart: withheld figures (marks) and missing ones are gaps."""
+    return [None if isinstance(v, str) or pd.isna(v) else float(v) for v in s]
 
 
 def _card_json(c: service.Card) -> dict[str, Any]:
@@ -200,7 +214,7 @@ def _map(ov: service.Overview, ctx: Ctx) -> mapview.MapView:
         mapview.Item(
             k.code,
             ctx.name(k),
-            None if per.get(k.code) is None or pd.isna(per.get(k.code)) else float(per[k.code]),
+            service.num(per.get(k.code)) if not pd.isna(service.num(per.get(k.code))) else None,
             k.boundary,
             k.lon,
             k.lat,
@@ -221,7 +235,9 @@ def subpage(request: Request, session: SessionDep, code: str, view: str) -> Resp
 
 def provenance_page(request: Request, session: Any, code: str, ext: str) -> Response:
     q = request.query_params
-    p = service.provenance(session, code, q.get("indicator", "new_confirmed"), q.get("date"), q.get("part", ""))
+    p = service.provenance(
+        session, code, q.get("indicator", "new_confirmed"), q.get("date"), q.get("part", ""), policy_of(request)
+    )
     if ext in TWINS:
         meta = {
             "jurisdiction": code,
@@ -236,7 +252,8 @@ def provenance_page(request: Request, session: Any, code: str, ext: str) -> Resp
         }
         return twin(p.revisions, ext, f"{code}_{p.count_code}_{p.day}_provenance", meta)
     ctx = Ctx(request, date=p.day.isoformat())
-    unalloc = None if p.own is None or p.children_sum is None else p.own - p.children_sum
+    own, kids_sum = service.num(p.own), service.num(p.children_sum)
+    unalloc = service.derive(None if own is None or kids_sum is None else own - kids_sum, p.own, p.children_sum)
     return page(
         "provenance.html",
         ctx,
@@ -256,7 +273,7 @@ def _indicator_label(code: str, lang: str) -> str:
 
 def bulletin_page(request: Request, session: Any, code: str, ext: str) -> Response:
     ctx = Ctx(request, date=request.query_params.get("date"))
-    facts = service.bulletin_facts(session, code, request.query_params.get("date"))
+    facts = service.bulletin_facts(session, code, request.query_params.get("date"), policy_of(request))
     b = bulletin.compose(facts, ctx.lang)
     if ext == "md":
         return Response(bulletin.to_markdown(b), media_type="text/markdown; charset=utf-8")
@@ -298,9 +315,11 @@ def feed(request: Request, session: Any, code: str, ext: str) -> Response:
     ctx = Ctx(request)
     node = service.node_or_404(session, code)
     entries = []
-    for day in service.recent_days(session, code, 14):
-        b = bulletin.compose(service.bulletin_facts(session, code, day.isoformat()), ctx.lang)
-        entries.append({"day": day, "b": b, "link": ctx.link(f"/public/{code}/bulletin", date=day.isoformat())})
+    days = service.recent_days(session, code, 14)
+    for facts in service.bulletins(session, node, days, policy_of(request)):
+        b = bulletin.compose(facts, ctx.lang)
+        link = ctx.link(f"/public/{code}/bulletin", date=facts.day.isoformat())
+        entries.append({"day": facts.day, "b": b, "link": link})
     base = str(request.base_url).rstrip("/")
     xml = env.get_template("feed.atom").render(
         node=node, entries=entries, base=base, ctx=ctx, updated=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -309,7 +328,7 @@ def feed(request: Request, session: Any, code: str, ext: str) -> Response:
 
 
 def errata_page(request: Request, session: Any, code: str, ext: str) -> Response:
-    frame = service.errata(session, code)
+    frame = service.errata(session, code, policy=policy_of(request))
     if ext in TWINS:
         return twin(frame, ext, f"{code}_errata", {"jurisdiction": code})
     ctx = Ctx(request)
@@ -386,18 +405,7 @@ def download(request: Request, session: Any, code: str, ext: str) -> Response:
         raise PageNotFound(f"There is no layout '{layout}'; use one of {', '.join(codebook.LAYOUTS)}.")
     if level is not None and level not in dict(service.opendata_levels(session, code)):
         raise PageNotFound(f"There is no level '{level}' under {code}.", link=f"/public/{code}/opendata")
-    if layout == "parquet":
-        frame = exchange.export_frame(session, code, level=level, view="public")
-        frame = frame[["jurisdiction", "date", "indicator", "disaggregation", "value"]]
-        buf = io.BytesIO()
-        frame.to_parquet(buf, index=False)
-        name = f"{code}_{level or 'all'}_long.parquet"
-        return Response(
-            buf.getvalue(),
-            media_type="application/vnd.apache.parquet",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
-    data, media, name = exchange.export_bytes(session, layout, code, level=level, view="public")
+    data, media, name = opendata.export(session, layout, code, level, policy_of(request))
     return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 

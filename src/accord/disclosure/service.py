@@ -6,15 +6,19 @@ from the ``figure`` table's ``*_pub`` columns; provisional values never leave th
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from accord.disclosure import bulletin, scorecard
+from accord.disclosure import suppression as sup
+from accord.disclosure.suppression import OFF, SuppressionPolicy
 from accord.errors import NotFound
 from accord.places import service as places
 from accord.places.model import Jurisdiction
@@ -110,12 +114,132 @@ def window_sums(session: Session, jids: list[int], day: date) -> pd.DataFrame:
     return out.drop(columns="indicator_id")
 
 
+#: a published figure: a number, None where nothing is published, or a mark ("<5", "x") where withheld
+Fig = float | str | None
+
+#: indicators whose small counts are withheld when suppression is on (tests are not counts of patients)
+SUPPRESSED = ("new_confirmed", "new_deaths", "new_recovered", "new_suspected", "hospitalised", "icu_occupied")
+#: mark of a sum over days (cumulative, 7-day) that covers a withheld day
+HIDDEN = "x"
+
+
+class Plan:
+    """Which published cells are withheld under a suppression policy: every jurisdiction x day of the
+    suppressed indicators, planned at once over the whole tree (a complement may travel anywhere)."""
+
+    def __init__(
+        self, policy: SuppressionPolicy, start: date, rows: dict[int, int], status: dict[str, np.ndarray]
+    ) -> None:
+        self.policy = policy
+        self.start = start
+        self.rows = rows
+        self.status = status
+        self.runs = {k: sup.hidden_runs(v).astype(np.int32) for k, v in status.items()}
+        self.days = next(iter(status.values())).shape[1] if status else 0
+
+    def _col(self, day: date) -> int:
+        return (day - self.start).days
+
+    def cell(self, jid: int, indicator: str, day: date) -> int:
+        st = self.status.get(indicator)
+        row, col = self.rows.get(jid), self._col(day)
+        if st is None or row is None or not 0 <= col < self.days:
+            return sup.SHOWN
+        return int(st[row, col])
+
+    def covered(self, jid: int, indicator: str, first: date | None, last: date) -> bool:
+        """Whether any day from ``first`` (None: the beginning) to ``last`` is withheld for the jurisdiction."""
+        runs, row = self.runs.get(indicator), self.rows.get(jid)
+        if runs is None or row is None or self.days == 0:
+            return False
+        hi = min(self._col(last), self.days - 1)
+        lo = 0 if first is None else max(self._col(first), 0)
+        if hi < 0 or hi < lo:
+            return False
+        return bool(runs[row, hi] - (runs[row, lo - 1] if lo > 0 else 0) > 0)
+
+    def mark(self, status: int) -> str:
+        return self.policy.mark(status)
+
+
+_plans: dict[str, tuple[tuple[Any, ...], Plan]] = {}
+_plans_lock = threading.Lock()
+
+
+def plan_for(session: Session, policy: SuppressionPolicy) -> Plan | None:
+    """The suppression plan of the published store (None when suppression is off), cached until anything
+    is submitted or approved."""
+    if not policy.enabled:
+        return None
+    url = str(session.get_bind().engine.url)
+    version = tuple(
+        session.execute(
+            text(
+                "SELECT (SELECT MAX(id) FROM observation), (SELECT COUNT(*) FROM report_day WHERE status = "
+                "'approved'), (SELECT MAX(approved_at) FROM report_day)"
+            )
+        ).one()
+    )
+    key = (policy, *version)
+    with _plans_lock:
+        hit = _plans.get(url)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+    built = build_plan(session, policy)
+    with _plans_lock:
+        _plans[url] = (key, built)
+    return built
+
+
+def build_plan(session: Session, policy: SuppressionPolicy) -> Plan:
+    tree = store.read_frame(session, "SELECT id, parent_id, depth FROM jurisdiction ORDER BY code")
+    rows = {int(j): i for i, j in enumerate(tree["id"])}
+    parent = np.array([rows.get(int(p), -1) if pd.notna(p) else -1 for p in tree["parent_id"]], dtype=np.int64)
+    depth = tree["depth"].to_numpy(dtype=np.int64)
+    ids = surveillance.indicator_ids(session)
+    iids = {ids[c]: c for c in SUPPRESSED if c in ids}
+    data = store.read_frame(
+        session,
+        "SELECT jurisdiction_id, indicator_id, date, disaggregation, COALESCE(own_pub, child_pub) AS v FROM figure "
+        f"WHERE indicator_id IN ({','.join(map(str, iids) or ['-1'])}) "
+        "AND (own_pub IS NOT NULL OR child_pub IS NOT NULL)",
+    )
+    if data.empty:
+        return Plan(policy, date.today(), rows, {})
+    data["date"] = pd.to_datetime(data["date"])
+    start = data["date"].min().date()
+    days = (data["date"].max().date() - start).days + 1
+    data["row"] = data["jurisdiction_id"].astype(np.int64).map(rows)
+    data["col"] = (data["date"] - pd.Timestamp(start)).dt.days
+    data["v"] = pd.to_numeric(data["v"]).astype(float)
+    status: dict[str, np.ndarray] = {}
+    for iid, code in iids.items():
+        one = data[data["indicator_id"] == iid]
+        if one.empty:
+            continue
+        totals = np.full((len(rows), days), np.nan)
+        sensitive = np.zeros((len(rows), days), dtype=bool)
+        for part, grp in one.groupby(one["disaggregation"].astype(str)):
+            r, c, v = grp["row"].to_numpy(), grp["col"].to_numpy(), grp["v"].to_numpy()
+            if part == "":
+                totals[r, c] = v
+            else:  # a small part withholds its whole jurisdiction-day (total and every part)
+                sensitive[r, c] |= (v >= 1) & (v < policy.below)
+        status[code] = sup.plan(parent, depth, totals, policy, sensitive)
+    return Plan(policy, start, rows, status)
+
+
 class Windows:
     """Window sums indexed by (jurisdiction id, indicator, part): pages look up dozens of numbers, and a
-    dict lookup is what keeps the overview well inside its latency budget (pandas masks per lookup are not)."""
+    dict lookup is what keeps the overview well inside its latency budget (pandas masks per lookup are not).
 
-    def __init__(self, frame: pd.DataFrame) -> None:
+    With a suppression :class:`Plan`, a withheld figure reads as its mark, and a sum over days that covers
+    a withheld day as ``x``."""
+
+    def __init__(self, frame: pd.DataFrame, plan: Plan | None = None, day: date | None = None) -> None:
         cols = ("cum", "day", "last7", "prev7")
+        self.plan = plan if day is not None else None
+        self.day = day
         self.values: dict[tuple[int, str, str], dict[str, float | None]] = {
             (int(r[0]), str(r[1]), str(r[2])): {
                 c: (None if pd.isna(v) else float(v)) for c, v in zip(cols, r[3:], strict=True)
@@ -123,44 +247,70 @@ class Windows:
             for r in frame[["jurisdiction_id", "indicator", "disaggregation", *cols]].itertuples(index=False)
         }
 
-    def get(self, jid: int, indicator: str, column: str, part: str = "") -> float | None:
+    def raw(self, jid: int, indicator: str, column: str, part: str = "") -> float | None:
         row = self.values.get((jid, indicator, part))
         return None if row is None else row[column]
 
+    def get(self, jid: int, indicator: str, column: str, part: str = "") -> Fig:
+        row = self.values.get((jid, indicator, part))
+        value = None if row is None else row[column]
+        if value is None or self.plan is None or self.day is None:
+            return value
+        d, plan = self.day, self.plan
+        if column == "day":
+            st = plan.cell(jid, indicator, d)
+            return plan.mark(st) if st else value
+        first = {"cum": None, "last7": d - timedelta(days=6), "prev7": d - timedelta(days=13)}[column]
+        last = d - timedelta(days=7) if column == "prev7" else d
+        return HIDDEN if plan.covered(jid, indicator, first, last) else value
 
-def _pick(w: Windows, jid: int, indicator: str, column: str, part: str = "") -> float | None:
+
+def _pick(w: Windows, jid: int, indicator: str, column: str, part: str = "") -> Fig:
     return w.get(jid, indicator, column, part)
 
 
-def growth(last7: float | None, prev7: float | None) -> float | None:
+def num(value: Fig) -> float | None:
+    """A figure as a number for arithmetic and sorting (None where withheld or missing)."""
+    return value if isinstance(value, float | int) else None
+
+
+def derive(value: float | None, *inputs: Fig) -> Fig:
+    """A figure computed from others: withheld (``x``) if any of them is."""
+    return HIDDEN if any(isinstance(v, str) for v in inputs) else value
+
+
+def growth(last7: Fig, prev7: Fig) -> Fig:
     """Change of the 7-day sum against the week before; undefined (None) from a week of zero."""
-    if last7 is None or not prev7:
-        return None
-    return last7 / prev7 - 1.0
+    a, b = num(last7), num(prev7)
+    return derive(None if a is None or not b else a / b - 1.0, last7, prev7)
 
 
-def per100k(value: float | None, population: int | None) -> float | None:
-    if value is None or not population:
-        return None
-    return value / population * 1e5
+def per100k(value: Fig, population: int | None) -> Fig:
+    v = num(value)
+    return derive(None if v is None or not population else v / population * 1e5, value)
+
+
+def _avg7(last7: Fig) -> Fig:
+    v = num(last7)
+    return derive(None if v is None else v / 7, last7)
 
 
 # ------------------------------------------------------------------------------------------------ cards
 @dataclass
 class Card:
     key: str
-    value: float | None
+    value: Fig
     indicator: str  # the figure whose provenance the card's number links to
     part: str = ""
-    avg7: float | None = None
-    change: float | None = None
-    sub: list[tuple[str, float | None]] = field(default_factory=list)
+    avg7: Fig = None
+    change: Fig = None
+    sub: list[tuple[str, Fig]] = field(default_factory=list)
 
 
 def cards(w: Windows, jid: int) -> list[Card]:
     def card(key: str, code: str, cum_key: str | None = None) -> Card:
         last7 = _pick(w, jid, code, "last7")
-        c = Card(key, _pick(w, jid, code, "day"), code, avg7=None if last7 is None else last7 / 7)
+        c = Card(key, _pick(w, jid, code, "day"), code, avg7=_avg7(last7))
         c.change = growth(last7, _pick(w, jid, code, "prev7"))
         if cum_key:
             c.sub.append((cum_key, _pick(w, jid, code, "cum")))
@@ -169,10 +319,10 @@ def cards(w: Windows, jid: int) -> list[Card]:
     confirmed = card("new_confirmed", "new_confirmed", "cum_confirmed")
     confirmed.sub.insert(0, ("imported", _pick(w, jid, "new_confirmed", "day", "imported")))
     cum = {k: _pick(w, jid, k, "cum") for k in ("new_confirmed", "new_deaths", "new_recovered")}
-    active = (
-        None
-        if cum["new_confirmed"] is None
-        else cum["new_confirmed"] - (cum["new_deaths"] or 0) - (cum["new_recovered"] or 0)
+    c0 = num(cum["new_confirmed"])
+    active = derive(
+        None if c0 is None else c0 - (num(cum["new_deaths"]) or 0) - (num(cum["new_recovered"]) or 0),
+        *cum.values(),
     )
     return [
         confirmed,
@@ -206,6 +356,7 @@ def children_table(session: Session, node: Jurisdiction, w: Windows, kids: list[
     for k in kids:
         last7 = _pick(w, k.id, "new_confirmed", "last7")
         cum = _pick(w, k.id, "new_confirmed", "cum")
+        avg = _avg7(last7)
         rows.append(
             {
                 "code": k.code,
@@ -215,7 +366,7 @@ def children_table(session: Session, node: Jurisdiction, w: Windows, kids: list[
                 "population": k.population,
                 "new_confirmed": _pick(w, k.id, "new_confirmed", "day"),
                 "last7": last7,
-                "avg7": None if last7 is None else round(last7 / 7, 2),
+                "avg7": round(avg, 2) if isinstance(avg, float) else avg,
                 "per100k": _round(per100k(last7, k.population)),
                 "growth": _round(growth(last7, _pick(w, k.id, "new_confirmed", "prev7")), 4),
                 "cum_confirmed": cum,
@@ -226,8 +377,8 @@ def children_table(session: Session, node: Jurisdiction, w: Windows, kids: list[
     return pd.DataFrame(rows, columns=CHILD_COLUMNS)
 
 
-def _round(value: float | None, digits: int = 2) -> float | None:
-    return None if value is None else round(value, digits)
+def _round(value: Fig, digits: int = 2) -> Fig:
+    return round(value, digits) if isinstance(value, float | int) else value
 
 
 SORTABLE = set(CHILD_COLUMNS) - {"local_name", "level"}
@@ -236,15 +387,25 @@ SORTABLE = set(CHILD_COLUMNS) - {"local_name", "level"}
 def sort_children(frame: pd.DataFrame, column: str, descending: bool) -> pd.DataFrame:
     if column not in SORTABLE:
         column = "code"
-    # missing values last whichever way the table is sorted: they are not "smallest"
-    return frame.sort_values(column, ascending=not descending, na_position="last", kind="stable")
+    # missing and withheld values last whichever way the table is sorted: they are not "smallest"
+    key = pd.to_numeric(frame[column], errors="coerce") if column not in ("code", "name") else frame[column]
+    order = key.sort_values(ascending=not descending, na_position="last", kind="stable").index
+    return frame.loc[order]
 
 
 # ------------------------------------------------------------------------------------------------ curve
-def curve(session: Session, code: str, day: date) -> pd.DataFrame:
-    s = surveillance.series(session, code, "new_confirmed", end=day, view="public")
+def curve(session: Session, node: Jurisdiction, day: date, plan: Plan | None = None) -> pd.DataFrame:
+    s = surveillance.series(session, node.code, "new_confirmed", end=day, view="public")
     out = pd.DataFrame({"date": s["date"], "new_confirmed": s["value"]})
     out["avg7"] = out["new_confirmed"].rolling(7, min_periods=1).mean().round(2)
+    if plan is not None and len(out):
+        st = np.array([plan.cell(node.id, "new_confirmed", d.date()) for d in pd.to_datetime(out["date"])])
+        hidden = pd.Series(st != sup.SHOWN, index=out.index)
+        window = hidden.astype(int).rolling(7, min_periods=1).max().astype(bool)
+        out["new_confirmed"] = out["new_confirmed"].astype(object)
+        out["avg7"] = out["avg7"].astype(object)
+        out.loc[hidden, "new_confirmed"] = [plan.mark(int(x)) for x in st[hidden.to_numpy()]]
+        out.loc[window, "avg7"] = HIDDEN
     return out
 
 
@@ -259,9 +420,32 @@ class Overview:
     children: pd.DataFrame
     curve: pd.DataFrame
     kids: list[Jurisdiction]
+    #: the jurisdiction's own report minus the sum of its children (new confirmed on the day, cumulative):
+    #: cases it reported but did not assign to any child; None where it reported no total of its own
+    unallocated: dict[str, Fig] = field(default_factory=dict)
 
 
-def overview(session: Session, code: str, day_text: str | None) -> Overview:
+def unallocated(
+    w: Windows, node: Jurisdiction, kids: list[Jurisdiction], indicator: str = "new_confirmed"
+) -> dict[str, Fig]:
+    """Own figure minus the children's sum, for the day and the cumulative (published figures)."""
+    if not kids:
+        return {}
+    out: dict[str, Fig] = {}
+    for col in ("day", "cum"):
+        own = w.raw(node.id, indicator, col)
+        kid_values = [w.raw(k.id, indicator, col) for k in kids]
+        if own is None or all(v is None for v in kid_values):
+            continue
+        diff = own - sum(v for v in kid_values if v is not None)
+        if abs(diff) < 1e-9:
+            out[col] = 0.0
+            continue
+        out[col] = derive(diff, w.get(node.id, indicator, col))
+    return out
+
+
+def overview(session: Session, code: str, day_text: str | None, policy: SuppressionPolicy = OFF) -> Overview:
     node = node_or_404(session, code)
     day, span = resolve_day(session, node, day_text)
     kids = places.children(session, node.id)
@@ -271,7 +455,8 @@ def overview(session: Session, code: str, day_text: str | None) -> Overview:
         return Overview(
             node, path, None, None, [], empty, pd.DataFrame(columns=["date", "new_confirmed", "avg7"]), kids
         )
-    w = Windows(window_sums(session, [node.id, *[k.id for k in kids]], day))
+    plan = plan_for(session, policy)
+    w = Windows(window_sums(session, [node.id, *[k.id for k in kids]], day), plan, day)
     return Overview(
         node,
         path,
@@ -279,8 +464,9 @@ def overview(session: Session, code: str, day_text: str | None) -> Overview:
         span,
         cards(w, node.id),
         children_table(session, node, w, kids),
-        curve(session, code, day),
+        curve(session, node, day, plan),
         kids,
+        unallocated(w, node, kids),
     )
 
 
@@ -292,15 +478,17 @@ class Provenance:
     count_code: str
     part: str
     day: date
-    value: float | None
-    own: float | None
-    children_sum: float | None
+    value: Fig
+    own: Fig
+    children_sum: Fig
     revisions: pd.DataFrame
     children: pd.DataFrame
     approved_at: datetime | None
 
 
-def provenance(session: Session, code: str, indicator: str, day_text: str | None, part: str = "") -> Provenance:
+def provenance(
+    session: Session, code: str, indicator: str, day_text: str | None, part: str = "", policy: SuppressionPolicy = OFF
+) -> Provenance:
     node = node_or_404(session, code)
     spec = ind.get(indicator)
     if spec is None:
@@ -317,8 +505,41 @@ def provenance(session: Session, code: str, indicator: str, day_text: str | None
     revs = published_revisions(surveillance.history(session, code, count_code, day, part), approved_at)
     kids = places.children(session, node.id)
     kid_values = _children_values(session, kids, count_code, part, day)
-    value = own if own is not None else child
+    value: Fig = own if own is not None else child
+    plan = plan_for(session, policy)
+    if plan is not None and count_code in SUPPRESSED:
+        st = plan.cell(node.id, count_code, day)
+        small = _small(policy, node.depth)
+        own_f: Fig = own
+        child_f: Fig = child
+        if st:
+            value = plan.mark(st)
+            own_f = None if own is None else value
+            child_f = None if child is None else HIDDEN
+        revs = revs.astype({"value": object, "previous_value": object})
+        for col in ("value", "previous_value"):
+            revs[col] = [_masked(v, bool(st), small, policy) for v in revs[col]]
+        kid_values["value"] = [
+            plan.mark(plan.cell(k.id, count_code, day)) if plan.cell(k.id, count_code, day) else v
+            for k, v in zip(kids, kid_values["value"], strict=True)
+        ]
+        return Provenance(node, spec, count_code, part, day, value, own_f, child_f, revs, kid_values, approved_at)
     return Provenance(node, spec, count_code, part, day, value, own, child, revs, kid_values, approved_at)
+
+
+def _small(policy: SuppressionPolicy, depth: int) -> bool:
+    """Whether small counts of a jurisdiction at this depth are withheld."""
+    return policy.enabled and depth >= policy.from_depth
+
+
+def _masked(value: Any, withheld: bool, small: bool, policy: SuppressionPolicy) -> Any:
+    """A value of a figure's history or of the errata: its mark where the figure is withheld now or where it
+    is a small count at a suppressed depth; otherwise itself."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return value
+    if small and 1 <= float(value) < policy.below:
+        return policy.mark(sup.PRIMARY)
+    return HIDDEN if withheld else value
 
 
 def _public_figure(session: Session, jid: int, code: str, part: str, day: date) -> tuple[float | None, float | None]:
@@ -389,7 +610,12 @@ ERRATA_COLUMNS = [
 
 
 def errata(
-    session: Session, code: str, *, recorded_from: datetime | None = None, recorded_to: datetime | None = None
+    session: Session,
+    code: str,
+    *,
+    recorded_from: datetime | None = None,
+    recorded_to: datetime | None = None,
+    policy: SuppressionPolicy = OFF,
 ) -> pd.DataFrame:
     """Every correction of a published figure in the subtree: revisions recorded after their day was
     approved (earlier drafts were never public, so their values are not disclosed here)."""
@@ -404,7 +630,8 @@ def errata(
         params["t1"] = _ts(recorded_to, name)
     frame = store.read_frame(
         session,
-        "SELECT j.code AS jurisdiction, j.name AS jurisdiction_name, o.date, i.code AS indicator, o.disaggregation, "
+        "SELECT j.id AS jid, j.depth, j.code AS jurisdiction, j.name AS jurisdiction_name, o.date, "
+        "i.code AS indicator, o.disaggregation, "
         "o.revision, o.previous_value AS old_value, o.value AS new_value, o.recorded_at, o.reason "
         "FROM observation o JOIN jurisdiction_closure c ON c.descendant_id = o.jurisdiction_id "
         "AND c.ancestor_id = :root JOIN report_day r ON r.jurisdiction_id = o.jurisdiction_id AND r.date = o.date "
@@ -419,6 +646,16 @@ def errata(
     frame["recorded_at"] = pd.to_datetime(frame["recorded_at"], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     frame["reason"] = frame["reason"].fillna("")
     frame["after_publication"] = True
+    plan = plan_for(session, policy)
+    if plan is not None:
+        frame = frame.astype({"old_value": object, "new_value": object})
+        for i, r in frame.iterrows():
+            if r["indicator"] not in SUPPRESSED:
+                continue
+            withheld = plan.cell(int(str(r["jid"])), str(r["indicator"]), date.fromisoformat(str(r["date"]))) != 0
+            small = _small(policy, int(str(r["depth"])))
+            frame.at[i, "old_value"] = _masked(r["old_value"], withheld, small, policy)
+            frame.at[i, "new_value"] = _masked(r["new_value"], withheld, small, policy)
     return frame[ERRATA_COLUMNS]
 
 
@@ -429,16 +666,35 @@ def _ts(value: datetime, dialect_name: str) -> object:
 
 
 # --------------------------------------------------------------------------------------------- bulletin
-def bulletin_facts(session: Session, code: str, day_text: str | None) -> bulletin.Facts:
+def bulletin_facts(
+    session: Session, code: str, day_text: str | None, policy: SuppressionPolicy = OFF
+) -> bulletin.Facts:
     node = node_or_404(session, code)
     day, _ = resolve_day(session, node, day_text)
     if day is None:
         raise PageNotFound(f"{node.name} has no published figures yet, so there is no bulletin.")
+    return bulletins(session, node, [day], policy)[0]
+
+
+def bulletins(
+    session: Session, node: Jurisdiction, days: list[date], policy: SuppressionPolicy = OFF
+) -> list[bulletin.Facts]:
+    """The facts of several days' bulletins at once: three queries however many days (the feed's 14)."""
+    if not days:
+        return []
     kids = places.children(session, node.id)
-    w = Windows(window_sums(session, [node.id, *[k.id for k in kids]], day))
+    plan = plan_for(session, policy)
+    sums = day_sums(session, [node.id, *[k.id for k in kids]], days)
+    d0, d1 = min(days), max(days)
+    start = datetime.combine(d0, datetime.min.time(), tzinfo=UTC)
+    stop = datetime.combine(d1 + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    revs = errata(session, node.code, recorded_from=start, recorded_to=stop, policy=policy)
+    recorded_on = revs["recorded_at"].str.slice(0, 10)
+    return [_facts(node, kids, Windows(sums[d], plan, d), d, revs[recorded_on == d.isoformat()]) for d in days]
+
+
+def _facts(node: Jurisdiction, kids: list[Jurisdiction], w: Windows, day: date, revs: pd.DataFrame) -> bulletin.Facts:
     j = node.id
-    start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
-    revs = errata(session, code, recorded_from=start, recorded_to=start + timedelta(days=1))
     return bulletin.Facts(
         code=node.code,
         name=node.name,
@@ -472,14 +728,69 @@ def bulletin_facts(session: Session, code: str, day_text: str | None) -> bulleti
                 str(r["jurisdiction_name"]),
                 date.fromisoformat(str(r["date"])),
                 str(r["indicator"]),
-                None if pd.isna(r["old_value"]) else float(r["old_value"]),
-                float(r["new_value"]),
+                _fig(r["old_value"]),
+                _fig(r["new_value"]) or 0.0,
                 str(r["reason"]),
                 str(r["disaggregation"]),
             )
             for r in revs.to_dict(orient="records")
         ),
     )
+
+
+def _fig(value: Any) -> Fig:
+    if isinstance(value, str):
+        return value
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def day_sums(session: Session, jids: list[int], days: list[date]) -> dict[date, pd.DataFrame]:
+    """For each of ``days``: the frame :func:`window_sums` gives (day value and cumulative; the 7-day columns
+    are left empty), from one read of the days' range and one of the cumulative before it."""
+    ids = surveillance.indicator_ids(session)
+    code_of = {ids[c]: c for c in WINDOW_INDICATORS if c in ids}
+    name = store.dialect(session)
+    d0, d1 = min(days), max(days)
+    p = {"d0": store.date_param(d0, name), "d1": store.date_param(d1, name)}
+    cols = "jurisdiction_id, indicator_id, disaggregation"
+    base_parts, rows_parts = [], []
+    for chunk in store.in_chunks(jids):
+        where = f"jurisdiction_id IN ({','.join(map(str, chunk))}) AND indicator_id IN ({','.join(map(str, code_of))})"
+        v = "COALESCE(own_pub, child_pub)"
+        base_parts.append(
+            store.read_frame(
+                session, f"SELECT {cols}, SUM({v}) AS base FROM figure WHERE {where} AND date < :d0 GROUP BY {cols}", p
+            )
+        )
+        rows_parts.append(
+            store.read_frame(
+                session, f"SELECT {cols}, date, {v} AS v FROM figure WHERE {where} AND date BETWEEN :d0 AND :d1", p
+            )
+        )
+    key = ["jurisdiction_id", "indicator_id", "disaggregation"]
+    base = pd.concat(base_parts, ignore_index=True) if base_parts else pd.DataFrame(columns=[*key, "base"])
+    rows = pd.concat(rows_parts, ignore_index=True) if rows_parts else pd.DataFrame(columns=[*key, "date", "v"])
+    for f in (base, rows):
+        f["jurisdiction_id"] = f["jurisdiction_id"].astype(np.int64)
+        f["indicator_id"] = f["indicator_id"].astype(np.int64)
+        f["disaggregation"] = f["disaggregation"].astype(str)
+    rows["date"] = pd.to_datetime(rows["date"]).dt.date
+    rows["v"] = pd.to_numeric(rows["v"]).astype(float)
+    span = [d0 + timedelta(days=i) for i in range((d1 - d0).days + 1)]
+    wide = rows.pivot_table(index=key, columns="date", values="v", aggfunc="sum").reindex(columns=span)
+    b = base.set_index(key)["base"].astype(float)
+    wide = wide.reindex(wide.index.union(b.index))
+    seen = wide.notna().cumsum(axis=1).gt(0) | b.reindex(wide.index).notna().to_numpy()[:, None]
+    cum = wide.fillna(0.0).cumsum(axis=1).add(b.reindex(wide.index).fillna(0.0), axis=0).where(seen)
+    out = {}
+    for d in days:
+        f = pd.DataFrame({"day": wide[d], "cum": cum[d]}).reset_index()
+        f = f[f["day"].notna() | f["cum"].notna()]
+        f["indicator"] = f["indicator_id"].map(code_of)
+        f["last7"] = np.nan
+        f["prev7"] = np.nan
+        out[d] = f.drop(columns="indicator_id")
+    return out
 
 
 def recent_days(session: Session, code: str, count: int = 14) -> list[date]:

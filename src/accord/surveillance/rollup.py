@@ -12,6 +12,8 @@ Two entry points share the rule:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -66,67 +68,142 @@ def propagate(state: pd.DataFrame, changes: pd.DataFrame, parents: pd.Series) ->
 
     ``state``: stored rows for the changed keys *and all their ancestors' keys* (missing rows absent),
     columns KEY + STATE_COLUMNS. ``changes``: KEY + ``own_all`` (+ ``own_pub``, NaN = unchanged).
-    ``parents``: parent id indexed by jurisdiction id (NaN/-1 for roots) for every jurisdiction involved;
-    ``depth`` is derived from it. Returns KEY + STATE_COLUMNS for the rows that changed.
+    ``parents``: parent id indexed by jurisdiction id (NaN/-1 for roots) for every jurisdiction involved.
+    Returns KEY + STATE_COLUMNS for the rows that changed.
+
+    Keys are packed into one int64 (jurisdiction | indicator, day, disaggregation) so every step is a numpy
+    operation on integer arrays: no multi-column joins on the hot path of every submission.
     """
     if changes.empty:
         return pd.DataFrame(columns=KEY + STATE_COLUMNS)
-    parent_map = parents.fillna(-1).astype(np.int64)
-    depth_map = _depth_series(parent_map)
-    cur = state.set_index(KEY)[STATE_COLUMNS] if not state.empty else _empty_state()
-    ch = changes.set_index(KEY)
-    if "own_pub" not in ch:
-        ch["own_pub"] = np.nan
-    # pending child contributions per key: delta of effective values and whether a child now has data
-    pend = pd.DataFrame(columns=["d_all", "d_pub", "p_all", "p_pub"], index=cur.index[:0])
-    out: list[pd.DataFrame] = []
-    levels = sorted(set(depth_map.reindex(ch.index.get_level_values(0)).tolist()), reverse=True)
-    max_level = levels[0] if levels else 0
+    codec = _KeyCodec(state, changes)
+    parent_of = _lookup(parents.fillna(-1).astype(np.int64))
+    depth_of = _lookup(_depth_series(parents.fillna(-1).astype(np.int64)))
+
+    st_keys = codec.encode(state) if len(state) else np.empty(0, np.int64)
+    st_vals = state[STATE_COLUMNS].to_numpy(dtype=float) if len(state) else np.empty((0, 4))
+    st_vals = np.vstack([st_vals, np.full((1, 4), np.nan)])
+    st_index = pd.Index(st_keys)
+    ch_keys = codec.encode(changes)
+    ch_own = np.column_stack(
+        [
+            changes["own_all"].to_numpy(dtype=float),
+            changes["own_pub"].to_numpy(dtype=float) if "own_pub" in changes else np.full(len(changes), np.nan),
+        ]
+    )
+    ch_depth = depth_of(codec.jurisdiction(ch_keys))
+
+    pend_keys = np.empty(0, np.int64)
+    pend_delta = np.empty((0, 2))
+    pend_present = np.empty((0, 2), dtype=bool)
+    out_keys: list[npt.NDArray[np.int64]] = []
+    out_vals: list[FloatArray] = []
+    max_level = int(ch_depth.max())
     for level in range(max_level, -1, -1):
-        at_level_ch = ch[depth_map.reindex(ch.index.get_level_values(0)).to_numpy() == level]
-        at_level_p = pend[depth_map.reindex(pend.index.get_level_values(0)).to_numpy() == level]
-        keys = at_level_ch.index.union(at_level_p.index)
+        at_ch = ch_depth == level
+        at_p = depth_of(codec.jurisdiction(pend_keys)) == level
+        keys = np.union1d(ch_keys[at_ch], pend_keys[at_p])
         if len(keys) == 0:
             continue
-        old = cur.reindex(keys)
+        pos = st_index.get_indexer(keys)
+        old = st_vals[np.where(pos >= 0, pos, len(st_vals) - 1)]  # the last row is an all-NaN sentinel
+        own_new = np.full((len(keys), 2), np.nan)
+        own_new[np.searchsorted(keys, ch_keys[at_ch])] = ch_own[at_ch]
+        delta = np.zeros((len(keys), 2))
+        present = np.zeros((len(keys), 2), dtype=bool)
+        idx = np.searchsorted(keys, pend_keys[at_p])
+        delta[idx] = pend_delta[at_p]
+        present[idx] = pend_present[at_p]
         new = old.copy()
-        c = at_level_ch.reindex(keys)
-        p = at_level_p.reindex(keys)
-        for suffix in ("all", "pub"):
-            d = p[f"d_{suffix}"].astype(float).fillna(0.0).to_numpy()
-            present = p[f"p_{suffix}"].fillna(False).to_numpy(dtype=bool)
-            old_child = old[f"child_{suffix}"].to_numpy(dtype=float)
-            new_child = np.where(np.isnan(old_child), np.where(present, d, np.nan), old_child + d)
-            new[f"child_{suffix}"] = new_child
-            new_own = c[f"own_{suffix}"].to_numpy(dtype=float)
-            old_own = old[f"own_{suffix}"].to_numpy(dtype=float)
-            new[f"own_{suffix}"] = np.where(np.isnan(new_own), old_own, new_own)
-        out.append(new)
-        # push effective deltas to parents
-        parent_ids = parent_map.reindex(keys.get_level_values(0)).to_numpy()
-        has_parent = parent_ids >= 0
-        if not has_parent.any():
-            continue
-        push = {}
-        for suffix in ("all", "pub"):
-            old_eff = effective(old[f"own_{suffix}"].to_numpy(float), old[f"child_{suffix}"].to_numpy(float))
-            new_eff = effective(new[f"own_{suffix}"].to_numpy(float), new[f"child_{suffix}"].to_numpy(float))
-            push[f"d_{suffix}"] = np.nan_to_num(new_eff) - np.nan_to_num(old_eff)
-            push[f"p_{suffix}"] = ~np.isnan(new_eff)
-        frame = pd.DataFrame(push, index=keys)[has_parent]
-        frame = frame.reset_index()
-        frame["jurisdiction_id"] = parent_ids[has_parent]
-        moved = frame.groupby(KEY, sort=False).agg(
-            d_all=("d_all", "sum"), d_pub=("d_pub", "sum"), p_all=("p_all", "any"), p_pub=("p_pub", "any")
+        for k in (0, 1):  # 0 = all, 1 = public
+            own_col, child_col = k, 2 + k
+            old_child = old[:, child_col]
+            new[:, child_col] = np.where(
+                np.isnan(old_child), np.where(present[:, k], delta[:, k], np.nan), old_child + delta[:, k]
+            )
+            new[:, own_col] = np.where(np.isnan(own_new[:, k]), old[:, own_col], own_new[:, k])
+        out_keys.append(keys)
+        out_vals.append(new)
+        pend_keys, pend_delta, pend_present = _push_up(keys, old, new, codec, parent_of)
+    result_keys = np.concatenate(out_keys)
+    frame = codec.decode(result_keys)
+    values = np.concatenate(out_vals)
+    for i, col in enumerate(STATE_COLUMNS):
+        frame[col] = values[:, i]
+    return frame
+
+
+def _push_up(
+    keys: npt.NDArray[np.int64],
+    old: FloatArray,
+    new: FloatArray,
+    codec: _KeyCodec,
+    parent_of: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.int64]],
+) -> tuple[npt.NDArray[np.int64], FloatArray, npt.NDArray[np.bool_]]:
+    """Each node's change of effective figure, summed per parent key."""
+    parents = parent_of(codec.jurisdiction(keys))
+    up = parents >= 0
+    old_eff = np.column_stack([effective(old[:, 0], old[:, 2]), effective(old[:, 1], old[:, 3])])
+    new_eff = np.column_stack([effective(new[:, 0], new[:, 2]), effective(new[:, 1], new[:, 3])])
+    delta = np.nan_to_num(new_eff) - np.nan_to_num(old_eff)
+    present = ~np.isnan(new_eff)
+    parent_keys = codec.with_jurisdiction(keys[up], parents[up])
+    uniq, inverse = np.unique(parent_keys, return_inverse=True)
+    sums = np.zeros((len(uniq), 2))
+    np.add.at(sums, inverse, delta[up])
+    any_present = np.zeros((len(uniq), 2), dtype=bool)
+    np.logical_or.at(any_present, inverse, present[up])
+    return uniq, sums, any_present
+
+
+class _KeyCodec:
+    """Packs (jurisdiction, indicator, day, disaggregation) into one sortable int64."""
+
+    DAY_BITS, DIS_BITS, IND_BITS = 24, 6, 10
+    SLOT_BITS = DAY_BITS + DIS_BITS + IND_BITS
+
+    def __init__(self, *frames: pd.DataFrame) -> None:
+        labels = pd.unique(np.concatenate([f["disaggregation"].astype(object).to_numpy() for f in frames if len(f)]))
+        self.dis_labels = np.asarray(labels, dtype=object)
+        self.dis_code = {v: i for i, v in enumerate(self.dis_labels.tolist())}
+
+    def encode(self, frame: pd.DataFrame) -> npt.NDArray[np.int64]:
+        j = frame["jurisdiction_id"].to_numpy(dtype=np.int64)
+        i = frame["indicator_id"].to_numpy(dtype=np.int64)
+        day = pd.to_datetime(frame["date"]).to_numpy().astype("datetime64[D]").astype(np.int64) + (1 << 20)
+        dis = frame["disaggregation"].astype(object).map(self.dis_code).to_numpy(dtype=np.int64)
+        slot = (i << (self.DAY_BITS + self.DIS_BITS)) | (day << self.DIS_BITS) | dis
+        return (j << self.SLOT_BITS) | slot
+
+    def jurisdiction(self, keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        return keys >> self.SLOT_BITS
+
+    def with_jurisdiction(self, keys: npt.NDArray[np.int64], j: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        return (j << self.SLOT_BITS) | (keys & ((1 << self.SLOT_BITS) - 1))
+
+    def decode(self, keys: npt.NDArray[np.int64]) -> pd.DataFrame:
+        slot = keys & ((1 << self.SLOT_BITS) - 1)
+        day = ((slot >> self.DIS_BITS) & ((1 << self.DAY_BITS) - 1)) - (1 << 20)
+        return pd.DataFrame(
+            {
+                "jurisdiction_id": keys >> self.SLOT_BITS,
+                "indicator_id": slot >> (self.DAY_BITS + self.DIS_BITS),
+                "date": pd.to_datetime(day.astype("datetime64[D]")),
+                "disaggregation": pd.Series(self.dis_labels[slot & ((1 << self.DIS_BITS) - 1)], dtype=object),
+            }
         )
-        pend = pd.concat([pend, moved]) if len(pend) else moved
-    result = pd.concat(out)
-    return result.reset_index()[KEY + STATE_COLUMNS]
 
 
-def _empty_state() -> pd.DataFrame:
-    idx = pd.MultiIndex.from_arrays([[], [], [], []], names=KEY)
-    return pd.DataFrame({c: pd.Series(dtype=float) for c in STATE_COLUMNS}, index=idx)
+def _lookup(series: pd.Series) -> Callable[[npt.NDArray[np.int64]], npt.NDArray[np.int64]]:
+    """A vectorised id -> value map (value -1 for unknown ids)."""
+    index = pd.Index(series.index.to_numpy(dtype=np.int64))
+    values = series.to_numpy(dtype=np.int64)
+
+    def get(ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        pos = index.get_indexer(ids)
+        return np.where(pos >= 0, values[np.maximum(pos, 0)], -1)
+
+    return get
 
 
 def _depth_series(parent_map: pd.Series) -> pd.Series:

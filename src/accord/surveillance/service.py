@@ -163,7 +163,7 @@ def submit(
     changes = work[KEY].copy()
     changes["own_all"] = work["value"].to_numpy()
     changes["own_pub"] = np.where(work["locked"].to_numpy(dtype=bool), work["value"].to_numpy(), np.nan)
-    new_state = _apply(session, state, changes, index, revised_keys=work[KEY])
+    new_state = _apply(session, state, changes, index, revised_keys=work[KEY], own_written=work[KEY])
     _touch_report_days(session, frame, now)
 
     warnings = [f for f in findings + store_findings if f.severity is validation.Severity.WARNING]
@@ -382,40 +382,25 @@ def _trailing_mean(session: Session, frame: pd.DataFrame) -> np.ndarray:
 
 
 def _insert_revisions(session: Session, work: pd.DataFrame, submission_id: int, now: datetime) -> None:
+    """Append the batch's changed values to the revision log and set them as their places' own figures."""
     name = store.dialect(session)
-    ts = db_timestamp(now, name)
+    reasons = work["reason"].astype(object)
     rows = list(
         zip(
-            [submission_id] * len(work),
             store.py(work["jurisdiction_id"].to_numpy()),
             store.py(work["indicator_id"].to_numpy()),
             store.to_db_dates(work["date"], name),
-            work["disaggregation"].tolist(),
+            work["disaggregation"].astype(object).tolist(),
             store.py(work["value"].to_numpy()),
             store.py((work["revisions"] + 1).to_numpy()),
             store.py(work["previous"].to_numpy()),
-            [r or None for r in work["reason"].tolist()],
-            [ts] * len(work),
+            reasons.where(reasons != "", None).tolist(),
+            work["locked"].to_numpy(dtype=np.int64).tolist(),
             strict=True,
         )
     )
-    store.insert_rows(
-        session,
-        "observation",
-        [
-            "submission_id",
-            "jurisdiction_id",
-            "indicator_id",
-            "date",
-            "disaggregation",
-            "value",
-            "revision",
-            "previous_value",
-            "reason",
-            "recorded_at",
-        ],
-        rows,
-    )
+    store.stage_revisions(session, rows)
+    store.apply_staged_revisions(session, submission_id, db_timestamp(now, name))
 
 
 def _apply(
@@ -424,8 +409,11 @@ def _apply(
     changes: pd.DataFrame,
     index: places.TreeIndex,
     revised_keys: pd.DataFrame | None = None,
+    own_written: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Propagate changed own values up the tree and write every changed figure row."""
+    """Propagate changed own values up the tree and write every changed figure row.
+
+    ``own_written``: keys whose own values the revision log already wrote to ``figure``."""
     involved = _ancestor_ids(np.unique(changes["jurisdiction_id"].to_numpy(dtype=np.int64)), index)
     parents = index.parent_of.reindex(involved)
     base = state.drop(columns=["revisions"], errors="ignore")
@@ -440,24 +428,35 @@ def _apply(
         new = new.merge(bump, on=KEY, how="left")
         new["revisions"] += new["_b"].fillna(0).astype(int)
         new = new.drop(columns="_b")
-    new = new.sort_values(KEY)
+    if own_written is not None:
+        # rows whose only change is their own report were written with the revision log (see store)
+        leaf_only = new["child_all"].isna() & new["child_pub"].isna() & _in_keys(new, own_written)
+        new_to_write = new[~leaf_only]
+    else:
+        new_to_write = new
+    write = new_to_write.sort_values(KEY)
     name = store.dialect(session)
     rows = list(
         zip(
-            store.py(new["jurisdiction_id"].to_numpy()),
-            store.py(new["indicator_id"].to_numpy()),
-            store.to_db_dates(new["date"], name),
-            new["disaggregation"].tolist(),
-            store.py(new["own_all"].to_numpy()),
-            store.py(new["own_pub"].to_numpy()),
-            store.py(new["child_all"].to_numpy()),
-            store.py(new["child_pub"].to_numpy()),
-            store.py(new["revisions"].to_numpy()),
+            store.py(write["jurisdiction_id"].to_numpy()),
+            store.py(write["indicator_id"].to_numpy()),
+            store.to_db_dates(write["date"], name),
+            write["disaggregation"].astype(object).tolist(),
+            store.py(write["own_all"].to_numpy()),
+            store.py(write["own_pub"].to_numpy()),
+            store.py(write["child_all"].to_numpy()),
+            store.py(write["child_pub"].to_numpy()),
+            store.py(write["revisions"].to_numpy()),
             strict=True,
         )
     )
     store.upsert_rows(session, "figure", KEY, [*KEY, "own_all", "own_pub", "child_all", "child_pub", "revisions"], rows)
     return new
+
+
+def _in_keys(frame: pd.DataFrame, keys: pd.DataFrame) -> pd.Series:
+    marked = frame[KEY].merge(keys[KEY].drop_duplicates().assign(_hit=True), on=KEY, how="left")
+    return pd.Series(marked["_hit"].notna().to_numpy(), index=frame.index)
 
 
 def _touch_report_days(session: Session, frame: pd.DataFrame, now: datetime) -> None:
