@@ -460,18 +460,29 @@ def _in_keys(frame: pd.DataFrame, keys: pd.DataFrame) -> pd.Series:
 
 
 def _touch_report_days(session: Session, frame: pd.DataFrame, now: datetime) -> None:
+    """A new unit-day starts provisional; a known one only records when it was last reported."""
     name = store.dialect(session)
     days = frame[["jurisdiction_id", "date"]].drop_duplicates()
     ts = db_timestamp(now, name)
-    rows = list(zip(store.py(days["jurisdiction_id"].to_numpy()), store.to_db_dates(days["date"], name), strict=True))
-    cur = store.raw_cursor(session)
-    mark = "?" if name == "sqlite" else "%s"
-    false = "0" if name == "sqlite" else "false"
-    cur.executemany(
-        "INSERT INTO report_day (jurisdiction_id, date, status, first_submitted_at, last_submitted_at, "
-        f"auto_published) VALUES ({mark}, {mark}, 'provisional', {mark}, {mark}, {false}) "
-        "ON CONFLICT (jurisdiction_id, date) DO UPDATE SET last_submitted_at = excluded.last_submitted_at",
-        [(j, d, ts, ts) for j, d in rows],
+    n = len(days)
+    rows = list(
+        zip(
+            store.py(days["jurisdiction_id"].to_numpy()),
+            store.to_db_dates(days["date"], name),
+            ["provisional"] * n,
+            [ts] * n,
+            [ts] * n,
+            [False] * n,
+            strict=True,
+        )
+    )
+    store.upsert_rows(
+        session,
+        "report_day",
+        ["jurisdiction_id", "date"],
+        ["jurisdiction_id", "date", "status", "first_submitted_at", "last_submitted_at", "auto_published"],
+        rows,
+        update=["last_submitted_at"],
     )
 
 

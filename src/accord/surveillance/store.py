@@ -47,19 +47,35 @@ def insert_rows(session: Session, table: str, columns: Sequence[str], rows: list
 
 
 def upsert_rows(
-    session: Session, table: str, key: Sequence[str], columns: Sequence[str], rows: list[tuple[Any, ...]]
+    session: Session,
+    table: str,
+    key: Sequence[str],
+    columns: Sequence[str],
+    rows: list[tuple[Any, ...]],
+    update: Sequence[str] | None = None,
 ) -> None:
-    """Insert or update by primary key; ``columns`` lists every column in each row tuple (key included)."""
+    """Insert or update by primary key; ``columns`` lists every column in each row tuple (key included);
+    ``update`` the columns an existing row takes from the new one (default: all but the key).
+
+    PostgreSQL: COPY into a temporary table, then one ``INSERT ... SELECT ... ON CONFLICT`` (a round trip per
+    row would dominate a bulk load). SQLite: ``executemany`` in process.
+    """
     if not rows:
         return
     name = dialect(session)
     cur = raw_cursor(session)
     cols = ", ".join(columns)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
-    mark = "?" if name == "sqlite" else "%s"
-    marks = ", ".join(mark for _ in columns)
-    sql = f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
-    cur.executemany(sql, rows)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in (update or [c for c in columns if c not in key]))
+    conflict = f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+    if name == "postgresql":
+        stage = f"stage_{table}"
+        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table}) ON COMMIT DELETE ROWS")
+        cur.execute(f"DELETE FROM {stage}")
+        insert_rows(session, stage, columns, rows)
+        cur.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} {conflict}")
+        return
+    marks = ", ".join("?" for _ in columns)
+    cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks}) {conflict}", rows)
 
 
 def to_db_dates(values: pd.Series, dialect_name: str) -> list[object]:
