@@ -17,6 +17,7 @@ from accord import __version__
 from accord.db import engine_from_settings, session_factory, transaction, utcnow
 from accord.disclosure import pages as disclosure_pages
 from accord.places.api import router as places_router
+from accord.rumors import pages as rumor_pages
 from accord.settings import Settings, get_settings
 from accord.surveillance import service as surveillance
 from accord.surveillance.api import router as surveillance_router
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
         return RedirectResponse("/public")
 
     disclosure_pages.install(app)
+    rumor_pages.install(app)  # after disclosure: it moves its routes ahead of the /public catch-alls
     return app
 
 

@@ -14,6 +14,7 @@ from accord.analytics import cli as analytics_cli
 from accord.auth.cli import app as users_app
 from accord.disclosure import cli as disclosure_cli
 from accord.places.cli import app as places_app
+from accord.rumors import cli as rumors_cli
 from accord.surveillance import cli as surveillance_cli
 
 app = typer.Typer(
@@ -25,6 +26,7 @@ app = typer.Typer(
 app.add_typer(places_app, name="places")
 app.add_typer(surveillance_cli.app, name="report")
 app.add_typer(users_app, name="users")
+app.add_typer(rumors_cli.app, name="rumors")
 app.command("import")(surveillance_cli.import_command)
 app.command("export")(surveillance_cli.export_command)
 app.command("bulletin")(disclosure_cli.bulletin)

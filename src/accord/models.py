@@ -3,6 +3,7 @@
 from accord.auth.model import ApiToken, AuditEntry, User
 from accord.db import Base
 from accord.places.model import Jurisdiction, JurisdictionClosure
+from accord.rumors.model import Claim, ClaimRevision, Question
 from accord.surveillance.model import (
     Figure,
     Flag,
@@ -17,12 +18,15 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "Base",
+    "Claim",
+    "ClaimRevision",
     "Figure",
     "Flag",
     "IndicatorRow",
     "Jurisdiction",
     "JurisdictionClosure",
     "Observation",
+    "Question",
     "ReportDay",
     "ReportingSchedule",
     "Submission",

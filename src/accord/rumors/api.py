@@ -39,7 +39,7 @@ class ClaimIn(BaseModel):
 
 
 class ClaimPatch(BaseModel):
-    text: str | None = _TEXT
+    text: str | None = Field(default=None, max_length=matcher.MAX_MESSAGE_CHARS * 4)
     verdict: str | None = None
     explanation: str | None = Field(default=None, max_length=service.MAX_EXPLANATION_CHARS * 2)
     jurisdiction: str | None = Field(default=None, max_length=64)

@@ -19,7 +19,9 @@ Another backend (e.g. sentence embeddings from a package that ships its model) p
 
 from __future__ import annotations
 
+import functools
 import re
+import sys
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -56,12 +58,18 @@ _HASH_MUL = np.uint64(0x9E3779B97F4A7C15)  # 64-bit multiplicative hash, wrappin
 
 
 # ------------------------------------------------------------------------------------------ normalisation
+@functools.cache
+def _separators() -> dict[int, str]:
+    """Every punctuation, symbol, control and separator code point, mapped to a space (built once, ~0.3 s)."""
+    return {cp: " " for cp in range(sys.maxunicode + 1) if unicodedata.category(chr(cp))[0] in "PSCZ"}
+
+
 def normalise(text: str) -> str:
     """NFKC, casefold, punctuation/symbols/controls to spaces, spaces at CJK script edges, single spaces."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    chars = [" " if unicodedata.category(c)[0] in "PSCZ" else c for c in text]
-    text = _SCRIPT_EDGE.sub(" ", "".join(chars))
-    return _SPACES.sub(" ", text).strip()
+    text = unicodedata.normalize("NFKC", text).casefold().translate(_separators())
+    if not text.isascii():
+        text = _SCRIPT_EDGE.sub(" ", text)
+    return " ".join(text.split())
 
 
 def clean_message(raw: str | bytes, *, max_chars: int = MAX_MESSAGE_CHARS, what: str = "message") -> str:
@@ -117,6 +125,8 @@ def _ngram_hashes(
 
     Words of CJK characters get n-grams of ``cjk_range`` lengths, all other words of ``ngram_range`` lengths.
     """
+    if not texts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
     padded = [" " + normalise(t) + " " for t in texts]
     lengths = np.fromiter((len(p) + 1 for p in padded), dtype=np.int64, count=len(padded))
     joined = "\x00".join(padded) + "\x00"
@@ -185,7 +195,7 @@ class Index:
     vocabulary: HashArray  # sorted n-gram hashes
     idf: FloatArray
     matrix: sp.csr_matrix  # claims x vocabulary, rows L2-normalised
-    matrix_t: sp.csc_matrix  # its transpose, kept for the products
+    matrix_t: sp.csr_matrix  # its transpose (vocabulary x claims) in CSR, so a product needs no conversion
     ngram_range: tuple[int, int]
     cjk_range: tuple[int, int]
 
@@ -203,12 +213,13 @@ def build_index(
 ) -> Index:
     """Index claim texts (positions in the index are their order here)."""
     rows, hashes = _ngram_hashes(texts, ngram_range, cjk_range)
-    vocabulary, cols = np.unique(hashes, return_inverse=True)
-    counts = _counts(rows, cols.astype(np.int64), len(texts), len(vocabulary))
+    vocabulary = np.unique(hashes)
+    cols = np.searchsorted(vocabulary, hashes).astype(np.int64)
+    counts = _counts(rows, cols, len(texts), len(vocabulary))
     df = np.bincount(counts.indices, minlength=len(vocabulary)).astype(np.float64)
     idf = (np.log((1.0 + len(texts)) / (1.0 + df)) + 1.0).astype(np.float32)
     matrix = _sublinear_l2(counts, idf)
-    return Index(vocabulary.astype(np.uint64), idf, matrix, sp.csc_matrix(matrix.T), ngram_range, cjk_range)
+    return Index(vocabulary.astype(np.uint64), idf, matrix, sp.csr_matrix(matrix.T.tocsr()), ngram_range, cjk_range)
 
 
 def vectorise(index: Index, messages: Sequence[str]) -> sp.csr_matrix:

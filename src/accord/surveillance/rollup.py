@@ -105,7 +105,7 @@ def propagate(state: pd.DataFrame, changes: pd.DataFrame, parents: pd.Series) ->
         keys = np.union1d(ch_keys[at_ch], pend_keys[at_p])
         if len(keys) == 0:
             continue
-        pos = st_index.get_indexer(keys)
+        pos = st_index.get_indexer(pd.Index(keys))
         old = st_vals[np.where(pos >= 0, pos, len(st_vals) - 1)]  # the last row is an all-NaN sentinel
         own_new = np.full((len(keys), 2), np.nan)
         own_new[np.searchsorted(keys, ch_keys[at_ch])] = ch_own[at_ch]
@@ -173,7 +173,8 @@ class _KeyCodec:
         day = pd.to_datetime(frame["date"]).to_numpy().astype("datetime64[D]").astype(np.int64) + (1 << 20)
         dis = frame["disaggregation"].astype(object).map(self.dis_code).to_numpy(dtype=np.int64)
         slot = (i << (self.DAY_BITS + self.DIS_BITS)) | (day << self.DIS_BITS) | dis
-        return (j << self.SLOT_BITS) | slot
+        packed: npt.NDArray[np.int64] = (j << self.SLOT_BITS) | slot
+        return packed
 
     def jurisdiction(self, keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         return keys >> self.SLOT_BITS
@@ -200,7 +201,7 @@ def _lookup(series: pd.Series) -> Callable[[npt.NDArray[np.int64]], npt.NDArray[
     values = series.to_numpy(dtype=np.int64)
 
     def get(ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-        pos = index.get_indexer(ids)
+        pos = index.get_indexer(pd.Index(ids))
         return np.where(pos >= 0, values[np.maximum(pos, 0)], -1)
 
     return get
