@@ -13,15 +13,15 @@ import typer
 
 from accord import clikit
 from accord.disclosure import bulletin as bulletin_text
-from accord.disclosure import codebook, service
-from accord.surveillance import exchange
+from accord.disclosure import codebook, opendata, service
+from accord.disclosure.config import load_policy
 
 opendata_app = typer.Typer(help="Open-data bulk files with codebook and errata.", no_args_is_help=True)
 
 
 def _facts(session: object, jurisdiction: str, day: str | None) -> bulletin_text.Facts:
     try:
-        return service.bulletin_facts(session, jurisdiction, day)  # type: ignore[arg-type]
+        return service.bulletin_facts(session, jurisdiction, day, load_policy())  # type: ignore[arg-type]
     except service.PageNotFound as exc:
         clikit.fail(str(exc), 3)
         raise  # unreachable: fail exits
@@ -54,6 +54,7 @@ def build(
     """Write every level under a jurisdiction in every layout, plus codebook.csv and errata.csv."""
     out.mkdir(parents=True, exist_ok=True)
     written = 0
+    policy = load_policy()
     with clikit.session_scope() as session:
         try:
             levels = service.opendata_levels(session, jurisdiction)
@@ -61,15 +62,11 @@ def build(
             clikit.fail(str(exc), 3)
             return
         for level, _ in levels:
-            for fmt in ("csv", "owid", "jhu", "who"):
-                data, _, name = exchange.export_bytes(session, fmt, jurisdiction, level=level, view="public")
+            for fmt in ("csv", "owid", "jhu", "who", "parquet"):
+                data, _, name = opendata.export(session, fmt, jurisdiction, level, policy)
                 (out / name).write_bytes(data)
                 written += 1
-            frame = exchange.export_frame(session, jurisdiction, level=level, view="public")
-            cols = ["jurisdiction", "date", "indicator", "disaggregation", "value"]
-            frame[cols].to_parquet(out / f"{jurisdiction}_{level}_long.parquet", index=False)
-            written += 1
-        service.errata(session, jurisdiction).to_csv(out / "errata.csv", index=False)
+        service.errata(session, jurisdiction, policy=policy).to_csv(out / "errata.csv", index=False)
     pd.DataFrame([c.as_dict() for c in codebook.codebook()]).to_csv(out / "codebook.csv", index=False)
     manifest = {"jurisdiction": jurisdiction, "levels": [lvl for lvl, _ in levels], "files": written + 2}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))

@@ -59,6 +59,10 @@ LABELS: dict[str, dict[str, str]] = {
         "level": "Level",
         "escalations": "Escalation list",
         "data": "Data",
+        "unallocated_note": "reported by this jurisdiction but not assigned to any of the areas below",
+        "on_the_day": "on the day",
+        "suppression_note": "Small counts (1 to {below_1}) are withheld below level {depth} and shown as <{below}; "
+        "x marks a figure withheld so that a small count cannot be worked out from totals.",
     },
     "zh": {
         "overview": "概况",
@@ -114,6 +118,10 @@ LABELS: dict[str, dict[str, str]] = {
         "level": "级别",
         "escalations": "督办名单",
         "data": "数据",
+        "unallocated_note": "本级报告但未分配到下列任何地区的病例",
+        "on_the_day": "当日",
+        "suppression_note": "第{depth}级及以下的小数值（1至{below_1}）不予公布，显示为<{below}；"
+        "x 表示为防止由合计推算出小数值而一并隐去的数值。",
     },
 }
 

@@ -96,6 +96,7 @@ class Ctx:
     def __init__(self, request: Request, **state: Any) -> None:
         self.lang = i18n.lang_of(request.query_params.get("lang"))
         self.t = i18n.labels(self.lang)
+        self.policy = policy_of(request)
         self.state = {k: v for k, v in state.items() if v not in (None, "")}
         if self.lang != "en":
             self.state["lang"] = self.lang
@@ -209,12 +210,22 @@ def _card_json(c: service.Card) -> dict[str, Any]:
 
 
 def _map(ov: service.Overview, ctx: Ctx) -> mapview.MapView:
+    """The map of the children (projected and simplified once per overview and language)."""
+    hit = ov.derived.get(f"map:{ctx.lang}")
+    if isinstance(hit, mapview.MapView):
+        return hit
+    built = _build_map(ov, ctx)
+    ov.derived[f"map:{ctx.lang}"] = built
+    return built
+
+
+def _build_map(ov: service.Overview, ctx: Ctx) -> mapview.MapView:
     per = dict(zip(ov.children["code"], ov.children["per100k"], strict=True))
     items = [
         mapview.Item(
             k.code,
             ctx.name(k),
-            service.num(per.get(k.code)) if not pd.isna(service.num(per.get(k.code))) else None,
+            service.num(per.get(k.code)),
             k.boundary,
             k.lon,
             k.lat,

@@ -7,6 +7,7 @@ from the ``figure`` table's ``*_pub`` columns; provisional values never leave th
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -162,32 +163,56 @@ class Plan:
         return self.policy.mark(status)
 
 
-_plans: dict[str, tuple[tuple[Any, ...], Plan]] = {}
-_plans_lock = threading.Lock()
+def data_version(session: Session) -> tuple[Any, ...]:
+    """Changes whenever published figures or the tree may have: a submission, an approval, a new place.
+    Four index look-ups; what the caches below are keyed on (with a time limit for anything it misses,
+    e.g. a place moved to another parent)."""
+    row = session.execute(
+        text(
+            "SELECT (SELECT MAX(id) FROM submission), (SELECT MAX(approved_at) FROM report_day), "
+            "(SELECT COUNT(*) FROM jurisdiction), (SELECT MAX(id) FROM jurisdiction)"
+        )
+    ).one()
+    return (str(session.get_bind().engine.url), *row)
 
 
-def plan_for(session: Session, policy: SuppressionPolicy) -> Plan | None:
+class _Cache:
+    """A few recent results per key, valid while the data version is the same and for ``ttl`` seconds."""
+
+    def __init__(self, size: int, ttl: float) -> None:
+        self.size, self.ttl = size, ttl
+        self.items: dict[Any, tuple[tuple[Any, ...], float, Any]] = {}
+        self.lock = threading.Lock()
+
+    def get(self, key: Any, version: tuple[Any, ...]) -> Any:
+        with self.lock:
+            hit = self.items.get(key)
+            if hit is None or hit[0] != version or time.monotonic() - hit[1] > self.ttl:
+                return None
+            return hit[2]
+
+    def put(self, key: Any, version: tuple[Any, ...], value: Any) -> None:
+        with self.lock:
+            if len(self.items) >= self.size:
+                self.items.pop(next(iter(self.items)))
+            self.items[key] = (version, time.monotonic(), value)
+
+
+_plans = _Cache(size=4, ttl=600.0)
+_overviews = _Cache(size=256, ttl=60.0)
+
+
+def plan_for(session: Session, policy: SuppressionPolicy, version: tuple[Any, ...] | None = None) -> Plan | None:
     """The suppression plan of the published store (None when suppression is off), cached until anything
     is submitted or approved."""
     if not policy.enabled:
         return None
-    url = str(session.get_bind().engine.url)
-    version = tuple(
-        session.execute(
-            text(
-                "SELECT (SELECT MAX(id) FROM observation), (SELECT COUNT(*) FROM report_day WHERE status = "
-                "'approved'), (SELECT MAX(approved_at) FROM report_day)"
-            )
-        ).one()
-    )
-    key = (policy, *version)
-    with _plans_lock:
-        hit = _plans.get(url)
-        if hit is not None and hit[0] == key:
-            return hit[1]
+    version = version or data_version(session)
+    hit = _plans.get(policy, version)
+    if isinstance(hit, Plan):
+        return hit
     built = build_plan(session, policy)
-    with _plans_lock:
-        _plans[url] = (key, built)
+    _plans.put(policy, version, built)
     return built
 
 
@@ -269,9 +294,11 @@ def _pick(w: Windows, jid: int, indicator: str, column: str, part: str = "") -> 
     return w.get(jid, indicator, column, part)
 
 
-def num(value: Fig) -> float | None:
+def num(value: Any) -> float | None:
     """A figure as a number for arithmetic and sorting (None where withheld or missing)."""
-    return value if isinstance(value, float | int) else None
+    if isinstance(value, float | int | np.integer | np.floating) and not np.isnan(value):
+        return float(value)
+    return None
 
 
 def derive(value: float | None, *inputs: Fig) -> Fig:
@@ -423,6 +450,8 @@ class Overview:
     #: the jurisdiction's own report minus the sum of its children (new confirmed on the day, cumulative):
     #: cases it reported but did not assign to any child; None where it reported no total of its own
     unallocated: dict[str, Fig] = field(default_factory=dict)
+    #: what pages derive from it once (e.g. the map per language), kept with it in the cache
+    derived: dict[str, Any] = field(default_factory=dict)
 
 
 def unallocated(
@@ -446,6 +475,22 @@ def unallocated(
 
 
 def overview(session: Session, code: str, day_text: str | None, policy: SuppressionPolicy = OFF) -> Overview:
+    """The overview of a jurisdiction on a day. Published figures change only on submission or approval, so
+    the result is kept (per process, keyed on :func:`data_version`, at most a minute) and a page asked for
+    again is only rendered, not recomputed."""
+    version = data_version(session)
+    key = (code, day_text or "", policy)
+    hit = _overviews.get(key, version)
+    if isinstance(hit, Overview):
+        return hit
+    built = _overview(session, code, day_text, policy, version)
+    _overviews.put(key, version, built)
+    return built
+
+
+def _overview(
+    session: Session, code: str, day_text: str | None, policy: SuppressionPolicy, version: tuple[Any, ...]
+) -> Overview:
     node = node_or_404(session, code)
     day, span = resolve_day(session, node, day_text)
     kids = places.children(session, node.id)
@@ -455,7 +500,7 @@ def overview(session: Session, code: str, day_text: str | None, policy: Suppress
         return Overview(
             node, path, None, None, [], empty, pd.DataFrame(columns=["date", "new_confirmed", "avg7"]), kids
         )
-    plan = plan_for(session, policy)
+    plan = plan_for(session, policy, version)
     w = Windows(window_sums(session, [node.id, *[k.id for k in kids]], day), plan, day)
     return Overview(
         node,
@@ -633,10 +678,13 @@ def errata(
         "SELECT j.id AS jid, j.depth, j.code AS jurisdiction, j.name AS jurisdiction_name, o.date, "
         "i.code AS indicator, o.disaggregation, "
         "o.revision, o.previous_value AS old_value, o.value AS new_value, o.recorded_at, o.reason "
-        "FROM observation o JOIN jurisdiction_closure c ON c.descendant_id = o.jurisdiction_id "
-        "AND c.ancestor_id = :root JOIN report_day r ON r.jurisdiction_id = o.jurisdiction_id AND r.date = o.date "
-        "AND r.status = 'approved' JOIN jurisdiction j ON j.id = o.jurisdiction_id "
-        "JOIN indicator i ON i.id = o.indicator_id WHERE o.revision > 1 AND o.recorded_at > r.approved_at"
+        # observations drive the join (CROSS JOIN fixes SQLite's order; PostgreSQL plans it freely): driven from
+        # report_day, SQLite scanned every observation of a jurisdiction per day (seconds on the demo)
+        "FROM observation o CROSS JOIN report_day r CROSS JOIN jurisdiction_closure c "
+        "JOIN jurisdiction j ON j.id = o.jurisdiction_id JOIN indicator i ON i.id = o.indicator_id "
+        "WHERE c.descendant_id = o.jurisdiction_id AND c.ancestor_id = :root "
+        "AND r.jurisdiction_id = o.jurisdiction_id AND r.date = o.date AND r.status = 'approved' "
+        "AND o.revision > 1 AND o.recorded_at > r.approved_at"
         f"{clauses} ORDER BY o.recorded_at DESC, j.code, o.date",
         params,
     )
