@@ -14,6 +14,7 @@ from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 
 from accord import __version__
+from accord.analytics import pages as analytics_pages
 from accord.db import engine_from_settings, session_factory, transaction, utcnow
 from accord.disclosure import pages as disclosure_pages
 from accord.places.api import router as places_router
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
         return RedirectResponse("/public")
 
     disclosure_pages.install(app)
+    analytics_pages.install(app)  # after disclosure too: /public/{code}/rt before the catch-alls
     rumor_pages.install(app)  # after disclosure: it moves its routes ahead of the /public catch-alls
     return app
 
