@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
-from tests.conftest import SMALL_TREE
+from tests.conftest import SMALL_TREE, shared_data
 
 from accord.app import create_app
 from accord.auth import service as auth
@@ -125,6 +125,15 @@ def test_wrong_column_count_is_refused_with_line_and_counts(tree: sessionmaker[S
     assert {(p.line, p.field) for p in err.problems} == {(3, "indicator"), (3, "value")}
 
 
+def test_wrong_column_count_after_a_multiline_field_names_the_physical_line(tree: sessionmaker[Session]) -> None:
+    # a quoted reason spanning lines 2-3 moves the next record to line 4, where an editor shows it
+    data = HEADER + 'AR-01-01-001,2024-03-01,new_confirmed,1,"two\nlines"\nAR-01-01-002,2024-03-01,new_confirmed,2,,9\n'
+    err = rejected(tree, data, "multiline.csv")
+    (p,) = err.problems
+    assert (p.file, p.line) == ("multiline.csv", 4), p.sentence()
+    assert "6 fields where the header has 5" in p.message
+
+
 # ---------------------------------------------------------------------------------------------- encodings
 def test_latin1_file_is_refused_naming_line_and_byte_then_accepted_with_its_encoding(
     tree: sessionmaker[Session],
@@ -164,17 +173,17 @@ def first_invalid_utf8_line(data: bytes) -> int:
 
 # the two CLI checks run side by side (each `accord` process spends ~2 s importing its libraries)
 @pytest.fixture(scope="module")
-def cli_refusals(
-    tmp_path_factory: pytest.TempPathFactory, data_dir: Path
-) -> Iterator[dict[str, subprocess.CompletedProcess[str]]]:
+def cli_refusals(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, subprocess.CompletedProcess[str]]]:
     root = tmp_path_factory.mktemp("bad-cli")
-    xu = data_dir / "linelist-xu2020-beoutbreakprepared" / "linelist_outside-hubei.csv"
     big = root / "big.csv"
     big.write_text(HEADER + "AR-01-01-001,2024-03-01,new_confirmed,1,\n" * 100, encoding="utf-8")
-    commands = {
-        "xu": (["import", "--format", "csv", str(xu)], {}),
+    commands: dict[str, tuple[list[str], dict[str, str]]] = {
         "big": (["import", "--format", "csv", str(big)], {"ACCORD_MAX_UPLOAD_BYTES": "1000"}),
     }
+    shared = shared_data()
+    if shared is not None:  # the Xu test itself skips without it
+        xu = shared / "linelist-xu2020-beoutbreakprepared" / "linelist_outside-hubei.csv"
+        commands["xu"] = (["import", "--format", "csv", str(xu)], {})
     started = {
         name: subprocess.Popen(
             [str(ACCORD), *args],
@@ -188,7 +197,7 @@ def cli_refusals(
     }
     out = {}
     for name, popen in started.items():
-        stdout, stderr = popen.communicate(timeout=120)
+        stdout, stderr = popen.communicate(timeout=300)
         out[name] = subprocess.CompletedProcess(popen.args, popen.returncode, stdout, stderr)
     yield out
 
@@ -261,6 +270,15 @@ def test_future_date_is_refused(tree: sessionmaker[Session]) -> None:
     (p,) = err.problems
     assert (p.file, p.line, p.field, p.code) == ("report.csv", 3, "date", "future_date")
     assert later in p.message and "future" in p.message
+
+
+@pytest.mark.parametrize("day", ["0224-03-01", "9999-12-31"])
+def test_a_date_typo_far_out_of_range_is_a_problem_not_a_crash(tree: sessionmaker[Session], day: str) -> None:
+    # a mistyped year (0224 for 2024) or a "don't know" sentinel (9999-12-31) is bad input, not a server error
+    err = rejected(tree, HEADER + f"AR-01-01-001,2024-03-01,new_confirmed,1,\nAR-01-01-002,{day},new_confirmed,1,\n")
+    (p,) = err.problems
+    assert (p.file, p.line, p.field) == ("report.csv", 3, "date")
+    assert day in p.message or day.lstrip("0") in p.message
 
 
 def test_half_valid_batch_stores_nothing_then_the_fixed_batch_everything(small_tree: sessionmaker[Session]) -> None:
@@ -342,6 +360,19 @@ def test_request_over_the_users_scope_is_403_and_stores_nothing(
     )
     assert ok.status_code == 201, ok.text
     assert counts(tree)["observation"] == before["observation"] + 1
+
+
+def test_a_replay_does_not_bypass_the_scope_check(tree: sessionmaker[Session]) -> None:
+    # Bayport's report, imported by the system; the same bytes sent by Riverton's reporter must be refused,
+    # not answered "already imported" with another unit's submission
+    data = HEADER + "AR-02-01,2024-03-01,new_confirmed,2,\n"
+    first = import_file(tree, data, "bayport.csv")
+    assert first["replayed"] is False
+    before = counts(tree)
+    with pytest.raises(Forbidden) as info, transaction(tree) as s:
+        exchange.import_bytes(s, "csv", data.encode(), "bayport.csv", actor=auth.actor_for(s, "rep"))
+    assert "AR-02-01" in str(info.value)
+    assert counts(tree) == before
 
 
 def test_enormous_upload_is_413_in_the_api_and_exit_6_in_the_cli(

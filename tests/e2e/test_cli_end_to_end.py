@@ -2,9 +2,10 @@
 one command after another. Every error must be one sentence on stderr with the documented exit code, and no
 command may ever print a traceback.
 
-Each `accord` process pays the import of pandas, SQLAlchemy and Alembic (~2 s on a 2-core machine), so the
-commands that do not depend on each other (the exports) run in parallel. Byte code is cached outside the
-repository (PYTHONPYCACHEPREFIX) so only the first process compiles.
+Each `accord` process pays the import of everything `accord.cli` imports (pandas, SQLAlchemy, Alembic, SciPy:
+~3 s of CPU on a 2-core machine), so commands that do not depend on each other run side by side, `--help` of
+every sub-command is checked in-process, and byte code is cached outside the repository (PYTHONPYCACHEPREFIX)
+so only the first process compiles.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from accord.surveillance.model import Observation, Submission
 
 ACCORD = Path(sys.executable).parent / "accord"
 PYCACHE = Path(tempfile.gettempdir()) / "accord-e2e-pycache"
-TIMEOUT = 120
+TIMEOUT = 300  # generous: a loaded CI machine runs several of these at once
 
 PLACES_CSV = """code,name,local_name,level,parent_code,population
 AR,Arcadia,阿卡迪亚,country,,1000000
@@ -85,6 +86,11 @@ def check_streams(args: tuple[str, ...], proc: subprocess.CompletedProcess[str],
     assert proc.returncode == expect, shown
 
 
+def expect(proc: subprocess.CompletedProcess[str], code: int) -> subprocess.CompletedProcess[str]:
+    check_streams(tuple(str(a) for a in proc.args[1:]), proc, code)
+    return proc
+
+
 def error_lines(proc: subprocess.CompletedProcess[str]) -> list[str]:
     return [line for line in proc.stderr.splitlines() if line.strip()]
 
@@ -109,8 +115,13 @@ class Workspace:
         check_streams(args, proc, expect)
         return proc
 
-    def run_parallel(self, commands: dict[str, tuple[list[str], int]]) -> dict[str, subprocess.CompletedProcess[str]]:
-        """Commands that do not write (or write nothing another one reads), all at once: name -> (args, exit code)."""
+    def run_parallel(
+        self, commands: dict[str, tuple[list[str], int]], check: bool = True
+    ) -> dict[str, subprocess.CompletedProcess[str]]:
+        """Commands that do not write (or write nothing another one reads), all at once: name -> (args, exit code).
+
+        ``check=False`` leaves the checks of each result to the test that reads it (see :func:`expect`).
+        """
         started = {
             name: subprocess.Popen(
                 [str(ACCORD), *args],
@@ -126,8 +137,9 @@ class Workspace:
         for name, popen in started.items():
             stdout, stderr = popen.communicate(timeout=TIMEOUT)
             proc = subprocess.CompletedProcess(popen.args, popen.returncode, stdout, stderr)
-            args, expect = commands[name]
-            check_streams(tuple(args), proc, expect)
+            args, code = commands[name]
+            if check:
+                check_streams(tuple(args), proc, code)
             out[name] = proc
         return out
 
@@ -191,12 +203,12 @@ def refusals(ws: Workspace) -> Refusals:
         {
             "replay": (["import", "--format", "csv", "report.csv"], 0),
             "out_of_scope": (["report", "submit", "bayport.csv", "--user", "rep"], 4),
-            "reporter_approves": (["report", "approve", "AR-01-01", "2024-03-01", "--user", "rep"], 4),
             "unknown": (["import", "--format", "csv", "unknown.csv"], 1),
             "not_found": (["report", "series", "NOWHERE"], 3),
-            "usage": (["report", "approve"], 2),
+            "bad_as_of": (["report", "series", "AR", "--as-of", "yesterday"], 1),
             "help": (["--help"], 0),
-        }
+        },
+        check=False,
     )
     return ws, procs, before
 
@@ -311,33 +323,36 @@ def test_approval_then_exports_in_every_layout_match_the_series(approved: Worksp
 
 def test_replaying_the_same_import_changes_nothing(refusals: Refusals) -> None:
     ws, procs, before = refusals
-    assert "already imported as submission 1: nothing changed" in procs["replay"].stdout
+    assert "already imported as submission 1: nothing changed" in expect(procs["replay"], 0).stdout
     assert ws.counts() == before
 
 
 def test_reporter_outside_scope_is_refused_with_exit_4(refusals: Refusals) -> None:
     ws, procs, before = refusals
-    lines = error_lines(procs["out_of_scope"])
+    lines = error_lines(expect(procs["out_of_scope"], 4))
     assert len(lines) == 1, procs["out_of_scope"].stderr
     assert "AR-02-01" in lines[0] and "AR-01-01" in lines[0] and "rep" in lines[0]
     assert ws.counts() == before
-    lines = error_lines(procs["reporter_approves"])  # a reporter does not approve either
-    assert len(lines) == 1 and "rep" in lines[0] and "approve" in lines[0]
 
 
 def test_unknown_jurisdiction_is_rejected_with_file_and_line(refusals: Refusals) -> None:
     ws, procs, before = refusals
-    lines = error_lines(procs["unknown"])
+    lines = error_lines(expect(procs["unknown"], 1))
     assert len(lines) == 1, procs["unknown"].stderr
     assert "unknown.csv" in lines[0] and "line 3" in lines[0] and "AR-09-99" in lines[0]
     assert "nothing was stored" in lines[0]
     assert ws.counts() == before
 
 
-def test_not_found_and_usage_errors_have_their_exit_codes(refusals: Refusals) -> None:
+def test_not_found_is_exit_3(refusals: Refusals) -> None:
     _, procs, _ = refusals
-    assert error_lines(procs["not_found"]) == ["error: no jurisdiction with code 'NOWHERE'"]
-    assert "Usage:" in procs["usage"].stderr
+    assert error_lines(expect(procs["not_found"], 3)) == ["error: no jurisdiction with code 'NOWHERE'"]
+
+
+def test_a_bad_as_of_time_is_one_sentence_not_a_traceback(refusals: Refusals) -> None:
+    _, procs, _ = refusals
+    lines = error_lines(expect(procs["bad_as_of"], 1))
+    assert len(lines) == 1 and "yesterday" in lines[0], lines
 
 
 def _command_paths() -> list[tuple[str, ...]]:
@@ -354,7 +369,7 @@ def _command_paths() -> list[tuple[str, ...]]:
 
 def test_help_works_for_every_command(refusals: Refusals) -> None:
     _, procs, _ = refusals
-    top = procs["help"].stdout
+    top = expect(procs["help"], 0).stdout
     for name in ("init", "places", "import", "export", "report", "users", "serve", "demo"):
         assert name in top
     paths = _command_paths()
@@ -385,7 +400,7 @@ def server(approved: Workspace) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 180
         while True:
             if proc.poll() is not None:
                 pytest.fail(f"accord serve exited with {proc.returncode}: {proc.stderr.read()}")
@@ -395,7 +410,7 @@ def server(approved: Workspace) -> Iterator[str]:
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail("accord serve did not answer within 90 s")
+                pytest.fail("accord serve did not answer within 180 s")
             time.sleep(0.3)
         yield base
     finally:

@@ -27,7 +27,7 @@ from accord.settings import Settings
 from accord.surveillance import service
 from accord.surveillance.model import Figure, Observation, Submission
 
-SEED, DAYS, COMMUNITIES = 3, 30, 60
+SEED, DAYS, COMMUNITIES = 3, 14, 40
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 
 

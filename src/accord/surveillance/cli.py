@@ -246,9 +246,20 @@ def series(
             start=clikit.parse_day(start) if start else None,
             end=clikit.parse_day(end) if end else None,
             view="all" if provisional else "public",
-            as_of=datetime.fromisoformat(as_of) if as_of else None,
+            as_of=_as_of(as_of) if as_of else None,
         )
     sys.stdout.write(frame.to_csv(index=False, date_format="%Y-%m-%d"))
+
+
+def _as_of(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        clikit.fail(f"'{value}' is not a time (ISO 8601 with an offset, e.g. 2020-02-13T00:00:00+08:00)")
+        raise
+    if moment.tzinfo is None:
+        clikit.fail(f"'{value}' needs a time zone offset (e.g. {value}T00:00:00+00:00), or it is ambiguous")
+    return moment
 
 
 @app.command()

@@ -55,7 +55,8 @@ def import_bytes(
             created = places.import_places(session, missing, file=filename).created
             if progress:
                 progress(f"created {created} jurisdictions the tree lacked (buckets, uncoded places)")
-    key = idempotency_key or f"import:{fmt}:{hashlib.sha256(data).hexdigest()}"
+    # the same file imported again by the same person is a replay; by someone else, their own submission
+    key = idempotency_key or f"import:{fmt}:{actor.username}:{hashlib.sha256(data).hexdigest()}"
     result = service.submit(
         session, parsed.frame, actor=actor, source=f"import:{fmt}:{filename}"[:200], idempotency_key=key, file=filename
     )

@@ -92,7 +92,10 @@ def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
         out[col] = out[col].fillna(default).astype(str)
     if "line" not in out:
         out["line"] = np.arange(2, len(out) + 2)
-    out["date"] = pd.to_datetime(out["date"]).dt.normalize()
+    # out-of-range days (a typo like 0224 or 9999) become NaT here and a located error in validation
+    days = pd.to_datetime(out["date"].astype(str).str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+    days = days.where((days >= validation.EARLIEST_DAY) & (days <= validation.LATEST_DAY))
+    out["date"] = days.astype("datetime64[ns]").dt.normalize()
     out["value"] = pd.to_numeric(out["value"], errors="coerce").astype(float)
     return out[FRAME_COLUMNS].reset_index(drop=True)
 
@@ -119,6 +122,10 @@ def submit(
         raise Forbidden(f"{actor.username} may not submit reports (role {actor.role or 'public'})")
     frame = normalise_frame(frame)
     digest = content_hash(frame)
+    index = places.load_index(session)
+    frame["jurisdiction_id"] = _resolve_jurisdictions(frame, index)
+    # scope first: a replay must not tell anyone about (or vouch for) a batch they may not submit
+    _check_scope(session, actor, frame, index)
     if idempotency_key:
         prior = session.scalar(select(Submission).where(Submission.idempotency_key == idempotency_key))
         if prior is not None:
@@ -128,10 +135,7 @@ def submit(
     if frame.empty:
         raise AccordError("the batch is empty", [Problem("no observations to submit", file=file)])
 
-    index = places.load_index(session)
     ids = indicator_ids(session)
-    frame["jurisdiction_id"] = _resolve_jurisdictions(frame, index)
-    _check_scope(session, actor, frame, index)
     frame["jurisdiction_known"] = frame["jurisdiction_id"] >= 0
     frame["in_batch_duplicate"] = (
         frame.duplicated(["jurisdiction_id", "date", "indicator", "disaggregation"], keep=False)

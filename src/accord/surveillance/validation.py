@@ -34,6 +34,10 @@ class Finding:
     field: str | None = None
 
 
+#: the span of days a surveillance figure can be for
+EARLIEST_DAY = pd.Timestamp("1900-01-01")
+LATEST_DAY = pd.Timestamp("2200-12-31")
+
 #: a count this many times above its trailing 7-day mean (and above OUTLIER_FLOOR) is flagged
 OUTLIER_FACTOR = 10.0
 OUTLIER_FLOOR = 50.0
@@ -88,6 +92,13 @@ def check_rows(frame: pd.DataFrame, today: date) -> list[Finding]:
         lambda i: f"'{frame['disaggregation'].iat[i]}' is not a disaggregation of {codes[i]}",
     )
     add(~finite, "not_a_number", Severity.ERROR, "value", lambda i: "value is missing or not a number")
+    add(
+        np.isnat(dates),
+        "bad_date",
+        Severity.ERROR,
+        "date",
+        lambda i: f"the date is missing, not YYYY-MM-DD, or outside {EARLIEST_DAY.date()}..{LATEST_DAY.date()}",
+    )
     future = dates > today64
     add(future, "future_date", Severity.ERROR, "date", lambda i: f"date {dates[i]} is in the future (today is {today})")
     nonint = finite & counts & (np.floor(values) != values)

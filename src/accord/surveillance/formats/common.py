@@ -288,7 +288,7 @@ def _csv_error_problem(text: str, filename: str, exc: Exception) -> Problem:
         return Problem(
             f"malformed CSV: {m.group(3)} fields where the header has {m.group(1)}",
             filename,
-            int(m.group(2)),
+            _physical_line(text, int(m.group(2))),
             code="malformed",
         )
     if "EOF inside string" in message:
@@ -299,6 +299,20 @@ def _csv_error_problem(text: str, filename: str, exc: Exception) -> Problem:
             code="malformed",
         )
     return Problem(f"malformed CSV: {message}", filename, code="malformed")
+
+
+def _physical_line(text: str, record: int) -> int:
+    """pandas counts records; a quoted field may span lines, so find where record ``record`` starts."""
+    reader = csv.reader(io.StringIO(text))
+    start = 1
+    try:
+        for number, _ in enumerate(reader, start=1):
+            if number == record:
+                return start
+            start = reader.line_num + 1
+    except csv.Error:
+        pass
+    return record
 
 
 def _unclosed_quote_line(text: str) -> int | None:
@@ -374,6 +388,11 @@ def numeric_block(block: pd.DataFrame) -> np.ndarray | None:
     return values
 
 
+#: the span of days a surveillance figure can be for
+EARLIEST_DAY = pd.Timestamp("1900-01-01")
+LATEST_DAY = pd.Timestamp("2200-12-31")
+
+
 def to_dates(
     values: pd.Series,
     lines: pd.Series | np.ndarray,
@@ -384,9 +403,19 @@ def to_dates(
 ) -> pd.Series:
     """Strings to datetime64[ns] days; unparseable or empty dates are problems (NaT in the result)."""
     text = values.astype(str).str.strip()
-    dates = pd.to_datetime(text, format=fmt, errors="coerce").astype("datetime64[ns]")
+    parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+    # a typo such as 0224 or 9999 parses but cannot be a surveillance day (nor fit datetime64[ns]): a problem
+    in_range = parsed.notna() & (parsed >= EARLIEST_DAY) & (parsed <= LATEST_DAY)
+    dates = parsed.where(in_range).astype("datetime64[ns]")
     problems.add_rows(
-        dates.isna().to_numpy(), lines, "'" + text + f"' is not a date ({shown})", field=field, code="bad-date"
+        (parsed.isna()).to_numpy(), lines, "'" + text + f"' is not a date ({shown})", field=field, code="bad-date"
+    )
+    problems.add_rows(
+        (parsed.notna() & ~in_range).to_numpy(),
+        lines,
+        "'" + text + f"' is outside {EARLIEST_DAY.date()}..{LATEST_DAY.date()}",
+        field=field,
+        code="bad-date",
     )
     return dates.dt.normalize()
 
