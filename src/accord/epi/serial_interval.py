@@ -31,7 +31,7 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import special, stats
+from scipy import special
 
 Method = Literal["epiestim", "midpoint"]
 
@@ -61,6 +61,8 @@ def _epiestim(mean: float, sd: float) -> NDArray[np.float64]:
         raise ValueError(f"the EpiEstim discretisation needs a mean serial interval above 1 day, not {mean}")
     a, b = gamma_shape_scale(mean - 1, sd)
     # last day: beyond it the shifted gamma (which the kernel spreads over one day either side) has < TAIL mass
+    from scipy import stats  # local: scipy.stats costs a second at import, on every CLI start
+
     last = int(np.ceil(stats.gamma.ppf(1 - TAIL, a, scale=b))) + 2
     k = np.arange(last + 1, dtype=np.float64)
 
@@ -77,6 +79,8 @@ def _epiestim(mean: float, sd: float) -> NDArray[np.float64]:
 
 def discretise_midpoint(shape: float, scale: float) -> NDArray[np.float64]:
     """Gamma(shape, scale) discretised on bins ``[k - 1/2, k + 1/2)`` (day 0: ``[0, 1/2)``), epyestim's way."""
+    from scipy import stats  # local: see above
+
     dist = stats.gamma(shape, scale=scale)
     last = float(np.ceil(dist.ppf(1 - TAIL)))
     edges = np.linspace(0.5, last + 0.5, int(last + 1))
@@ -189,5 +193,7 @@ def sample_gamma_distributions(
 def _truncnorm(mu: float, sigma: float, lo: float, hi: float, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
     if sigma == 0:
         return np.full(n, mu)
+    from scipy import stats  # local: see above
+
     draws = stats.truncnorm.rvs((lo - mu) / sigma, (hi - mu) / sigma, loc=mu, scale=sigma, size=n, random_state=rng)
     return np.asarray(draws, dtype=np.float64)
