@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     timezone: str = "UTC"
     #: largest page of a list endpoint
     max_page_size: int = 10_000
+    #: small-count suppression for the public: counts 1..below-1 are withheld at depth >= from_depth (root = 0);
+    #: 0 = off. Public pages suppress (with complementary cells); the public raw API refuses those depths.
+    suppress_below: int = 0
+    suppress_from_depth: int = 3
 
     @model_validator(mode="after")
     def _refuse_insecure(self) -> Settings:

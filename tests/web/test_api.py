@@ -179,11 +179,40 @@ def test_flags_are_queryable_and_paginated(client: TestClient) -> None:
             ]
         },
     )
-    r = client.get("/api/v1/flags", params={"jurisdiction": "AR-01", "limit": 1}).json()
+    assert client.get("/api/v1/flags", params={"jurisdiction": "AR-01"}).status_code == 401  # values inside
+    r = client.get(
+        "/api/v1/flags", params={"jurisdiction": "AR-01", "limit": 1}, headers=bearer(client, "north_coord")
+    ).json()
     assert r["total"] == 2 and len(r["data"]) == 1 and "next" in r
+    outside = client.get("/api/v1/flags", params={"jurisdiction": "AR-02"}, headers=bearer(client, "north_coord"))
+    assert outside.status_code == 403
 
 
 def test_openapi_docs_need_no_cdn(client: TestClient) -> None:
     html = client.get("/docs").text
     assert "cdn.jsdelivr" not in html and "unpkg" not in html
     assert client.get("/openapi.json").json()["info"]["title"] == "Accord"
+
+
+def test_with_suppression_on_the_public_api_refuses_deep_units(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(
+        database_url=engine.url.render_as_string(hide_password=False),
+        data_dir=tmp_path,
+        suppress_below=5,
+        suppress_from_depth=2,
+    )
+    with transaction(session_factory(engine)) as s:
+        places.import_places(s, SMALL_TREE)
+        auth.add_user(s, "analyst", "analyst", "AR")
+        token = auth.issue_token(s, "analyst")
+    with TestClient(create_app(settings)) as c:
+        deep = {"jurisdiction": "AR-01-01", "indicator": "new_confirmed"}
+        r = c.get("/api/v1/series", params=deep)
+        assert r.status_code == 403 and "/public/AR-01-01" in r.json()["detail"]
+        assert c.get("/api/v1/series", params={**deep, "jurisdiction": "AR-01"}).status_code == 200
+        assert c.get("/api/v1/export", params={"format": "csv", "jurisdiction": "AR"}).status_code == 403
+        assert (
+            c.get("/api/v1/export", params={"format": "csv", "jurisdiction": "AR", "level": "province"}).status_code
+            == 200
+        )
+        assert c.get("/api/v1/series", params=deep, headers={"Authorization": f"Bearer {token}"}).status_code == 200

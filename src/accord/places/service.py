@@ -68,6 +68,10 @@ def get(session: Session, code: str) -> Jurisdiction:
     return j
 
 
+def code_of(session: Session, jid: int) -> str | None:
+    return session.scalar(select(Jurisdiction.code).where(Jurisdiction.id == jid))
+
+
 def children(session: Session, jid: int) -> list[Jurisdiction]:
     return list(session.scalars(select(Jurisdiction).where(Jurisdiction.parent_id == jid).order_by(Jurisdiction.code)))
 

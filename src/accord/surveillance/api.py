@@ -119,6 +119,30 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _guard_small_counts(
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: Actor,
+    code: str,
+    level: str | None = None,
+    whole_subtree: bool = False,
+) -> None:
+    """With suppression on, the raw figures of deep units are for signed-in users only: the public reads them
+    through the suppressed pages and downloads, so the API cannot undo what the pages withhold."""
+    if not actor.is_public or settings.suppress_below < 2:
+        return
+    node = places.get(session, code)
+    deepest = node.depth
+    if level is not None or whole_subtree:
+        members = places.subtree(session, node.id, level=level)
+        deepest = max((j.depth for j, _ in members), default=node.depth)
+    if deepest >= settings.suppress_from_depth:
+        raise Forbidden(
+            f"small counts are suppressed from depth {settings.suppress_from_depth} on this instance; the public "
+            f"figures of '{code}' are at /public/{code}.json and its open-data downloads"
+        )
+
+
 def _view(session: SessionDep, actor: Actor, code: str, view: str) -> str:
     if view == "all":
         node = places.get(session, code)
@@ -133,6 +157,7 @@ def _view(session: SessionDep, actor: Actor, code: str, view: str) -> str:
 def get_series(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     actor: ActorDep,
     jurisdiction: str,
     indicator: str,
@@ -144,6 +169,7 @@ def get_series(
     format: str | None = None,
 ) -> Response:
     view = "all" if _view(session, actor, jurisdiction, view) == "all" else "public"
+    _guard_small_counts(session, settings, actor, jurisdiction)
     if as_of is not None and as_of.tzinfo is None:
         raise AccordError(
             "as_of needs a time zone",
@@ -172,9 +198,11 @@ def get_history(
     jurisdiction: str,
     indicator: str,
     date: date,
+    settings: SettingsDep,
     disaggregation: str = "",
     format: str | None = None,
 ) -> Response:
+    _guard_small_counts(session, settings, actor, jurisdiction)
     frame = service.history(session, jurisdiction, indicator, date, disaggregation)
     node = places.get(session, jurisdiction)
     if not service.can_see_provisional(session, actor, node.id):
@@ -195,6 +223,7 @@ def get_flags(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    actor: UserDep,
     jurisdiction: str | None = None,
     code: str | None = None,
     severity: str | None = None,
@@ -203,6 +232,15 @@ def get_flags(
     format: str | None = None,
 ) -> Response:
     limit = min(limit, settings.max_page_size)
+    # flags quote reported values, provisional ones included: for users of the subtree only
+    if not actor.unrestricted:
+        scope = places.code_of(session, actor.scope_id) if actor.scope_id is not None else None
+        if scope is None:
+            raise Forbidden(f"{actor.username} has no jurisdiction")
+        if jurisdiction is None:
+            jurisdiction = scope
+        elif not places.is_within(session, actor.scope_id, places.get(session, jurisdiction).id):  # type: ignore[arg-type]
+            raise Forbidden(f"{actor.username} may read flags only within '{scope}', not of '{jurisdiction}'")
     rows, total = service.flags(
         session, root_code=jurisdiction, code=code, severity=severity, limit=limit, offset=offset
     )
@@ -267,11 +305,14 @@ def get_compliance(
 @router.get("/export", summary="Bulk export in OWID, JHU, WHO, DHIS2, ADX or our long CSV layout")
 def get_export(
     session: SessionDep,
+    settings: SettingsDep,
+    actor: ActorDep,
     format: str,
     jurisdiction: str,
     level: str | None = None,
     start: date | None = None,
     end: date | None = None,
 ) -> Response:
+    _guard_small_counts(session, settings, actor, jurisdiction, level=level, whole_subtree=level is None)
     data, media, name = exchange.export_bytes(session, format, jurisdiction, level=level, start=start, end=end)
     return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
