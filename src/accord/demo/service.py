@@ -174,7 +174,8 @@ def _print_summary(console: Console, report: DemoReport, settings: Settings) -> 
         f"API docs:   {base}/docs",
         f"the tree:   {base}/api/v1/jurisdictions/{ROOT}",
         f"a series:   {base}/api/v1/series?jurisdiction={ROOT}&indicator=new_confirmed&format=csv",
-        f"flags:      {base}/api/v1/flags?jurisdiction={ROOT}",
+        f"public:     {base}/public/{ROOT}",
+        f"flags:      {base}/api/v1/flags?jurisdiction={ROOT}  (send a token below as 'Authorization: Bearer ...')",
     ]
     for line in lines:
         console.print(line, highlight=False)
