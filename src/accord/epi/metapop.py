@@ -101,7 +101,7 @@ PURPOSES = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # array fields: compare explicitly
 class Metapop:
     """One parameter set shared by both integrators.
 
@@ -248,7 +248,7 @@ def beta_for_r0(params: DiseaseParams, contacts: ArrayLike, population: ArrayLik
 
 
 # ------------------------------------------------------------------------------------------------ output
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # array fields: compare explicitly
 class Trajectory:
     """Daily outputs, ``days x regions`` (``days x regions x ages`` with ``by_age``). Flows are totals over each
     day; ``ward`` and ``icu`` are census at the end of each day. ``states`` (``days+1 x compartments x regions x

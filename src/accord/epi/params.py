@@ -115,7 +115,7 @@ def ward_fatality(ihr: FloatArray, critical: FloatArray, ifr: FloatArray, icu_fa
     return np.asarray(np.clip(np.nan_to_num(mu), 0.0, 1.0), dtype=np.float64)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # array fields: compare explicitly
 class DiseaseParams:
     """Natural-history parameters; the age-specific ones are arrays with one value per age band.
 
