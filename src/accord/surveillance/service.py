@@ -7,6 +7,7 @@ written, and every write happens in the one transaction the caller commits (or r
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -163,11 +164,19 @@ def submit(
     session.add(sub)
     session.flush()
     work = frame[changed].sort_values(KEY)  # key order: the clustered tables take appends, not scatter
-    _insert_revisions(session, work, sub.id, now)
     changes = work[KEY].copy()
     changes["own_all"] = work["value"].to_numpy()
     changes["own_pub"] = np.where(work["locked"].to_numpy(dtype=bool), work["value"].to_numpy(), np.nan)
-    new_state = _apply(session, state, changes, index, revised_keys=work[KEY], own_written=work[KEY])
+    # the database appends the revision log (the driver releases the GIL) while numpy rolls the batch up the
+    # tree; the session is touched by one thread at a time: the writer, then, after it is done, this one
+    dialect_name = store.dialect(session)
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        logged = writer.submit(_insert_revisions, session, work, sub.id, now)
+        new_state, figure_rows = _rolled_up(
+            dialect_name, state, changes, index, revised_keys=work[KEY], own_written=work[KEY]
+        )
+        logged.result()
+    _write_figures(session, figure_rows)
     _touch_report_days(session, frame, now)
 
     warnings = [f for f in findings + store_findings if f.severity is validation.Severity.WARNING]
@@ -415,7 +424,22 @@ def _apply(
     revised_keys: pd.DataFrame | None = None,
     own_written: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Propagate changed own values up the tree and write every changed figure row.
+    """Propagate changed own values up the tree and write every changed figure row."""
+    new, write = _rolled_up(session.get_bind().dialect.name, state, changes, index, revised_keys, own_written)
+    _write_figures(session, write)
+    return new
+
+
+def _rolled_up(
+    dialect_name: str,
+    state: pd.DataFrame,
+    changes: pd.DataFrame,
+    index: places.TreeIndex,
+    revised_keys: pd.DataFrame | None = None,
+    own_written: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, list[tuple[Any, ...]]]:
+    """The new state of every affected figure, and the rows to write (no database access: it may run while
+    another thread writes the revision log).
 
     ``own_written``: keys whose own values the revision log already wrote to ``figure``."""
     involved = _ancestor_ids(np.unique(changes["jurisdiction_id"].to_numpy(dtype=np.int64)), index)
@@ -423,7 +447,7 @@ def _apply(
     base = state.drop(columns=["revisions"], errors="ignore")
     new = rollup.propagate(base, changes, parents)
     if new.empty:
-        return new
+        return new, []
     revisions = state[[*KEY, "revisions"]] if "revisions" in state else None
     new = new.merge(revisions, on=KEY, how="left") if revisions is not None else new.assign(revisions=0)
     new["revisions"] = new["revisions"].fillna(0).astype(int)
@@ -439,12 +463,11 @@ def _apply(
     else:
         new_to_write = new
     write = new_to_write.sort_values(KEY)
-    name = store.dialect(session)
     rows = list(
         zip(
             store.py(write["jurisdiction_id"].to_numpy()),
             store.py(write["indicator_id"].to_numpy()),
-            store.to_db_dates(write["date"], name),
+            store.to_db_dates(write["date"], dialect_name),
             write["disaggregation"].astype(object).tolist(),
             store.py(write["own_all"].to_numpy()),
             store.py(write["own_pub"].to_numpy()),
@@ -454,8 +477,11 @@ def _apply(
             strict=True,
         )
     )
+    return new, rows
+
+
+def _write_figures(session: Session, rows: list[tuple[Any, ...]]) -> None:
     store.upsert_rows(session, "figure", KEY, [*KEY, "own_all", "own_pub", "child_all", "child_pub", "revisions"], rows)
-    return new
 
 
 def _in_keys(frame: pd.DataFrame, keys: pd.DataFrame) -> pd.Series:
