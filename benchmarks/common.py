@@ -8,6 +8,7 @@ import os
 import platform
 import resource
 import sqlite3
+import subprocess
 import sys
 import time
 import uuid
@@ -65,6 +66,16 @@ def timed() -> Iterator[dict[str, float]]:
     yield out
     out["seconds"] = time.perf_counter() - t0
     out["cpu_seconds"] = time.process_time() - c0
+
+
+def written_bytes() -> int | None:
+    """Bytes this process has caused to be written to storage so far (Linux /proc; None elsewhere)."""
+    try:
+        lines = Path("/proc/self/io").read_text().splitlines()
+    except OSError:
+        return None
+    found = [int(x.split()[1]) for x in lines if x.startswith("write_bytes:")]
+    return found[0] if found else None
 
 
 def peak_rss_mib() -> float:
@@ -162,9 +173,20 @@ def open_store(url: str) -> Store:
 def write_results(name: str, payload: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"{name}.json"
-    meta = {"machine": machine(), "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    meta = {"machine": machine(), "code": code_version(), "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     out.write_text(json.dumps({**meta, **payload}, indent=2, default=str) + "\n")
     return out
+
+
+def code_version() -> dict[str, Any]:
+    """The commit measured, and whether src/ had uncommitted changes (read-only git calls)."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False)
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or None
+    return {"commit": commit, "src_dirty": bool(git("status", "--porcelain", "src"))}
 
 
 def machine() -> dict[str, Any]:

@@ -12,7 +12,8 @@ transaction (validation, revisions, incremental roll-up to every ancestor, repor
 The pandas baseline is the same roll-up in memory: the leaf rows joined to every ancestor (self included)
 through the closure, then ``groupby(ancestor, date, indicator, disaggregation).sum()``.
 
-    uv run python benchmarks/ingest.py            # full: about 20 minutes on 2 cores
+    uv run python benchmarks/ingest.py            # SQLite backfill in full, the rest in part: ~40 min
+    uv run python benchmarks/ingest.py --live-days 365 --pg-communities 3000 --pg-live-days 365   # all in full
     uv run python benchmarks/ingest.py --small    # smoke check, under a minute
 """
 
@@ -37,6 +38,7 @@ from accord.surveillance import service
 from common import (
     SERIES,
     Store,
+    code_version,
     fresh_store,
     observation_frame,
     peak_rss_mib,
@@ -47,6 +49,7 @@ from common import (
     synthetic_values,
     timed,
     write_results,
+    written_bytes,
 )
 
 START = pd.Timestamp("2020-01-01")
@@ -78,11 +81,16 @@ class Tally:
     seconds: list[float]
     cpu_seconds: float = 0.0
     rows: int = 0
+    written: list[int] | None = None  # bytes written to storage per batch (SQLite: in this process)
 
     def submit(self, store: Store, frame: pd.DataFrame, now: datetime) -> float:
         """One batch in its own transaction; returns its wall seconds."""
+        before = written_bytes()
         with timed() as t, transaction(store.sessions) as s:
             service.submit(s, frame, actor=SYSTEM, source="benchmark", now=now)
+        after = written_bytes()
+        if before is not None and after is not None:
+            self.written = [*(self.written or []), after - before]
         self.seconds.append(t["seconds"])
         self.cpu_seconds += t["cpu_seconds"]
         self.rows += len(frame)
@@ -109,6 +117,7 @@ def _summary(shape: str, store: Store, tally: Tally, **extra: Any) -> dict[str, 
         "batch_seconds_median": float(np.median(seconds)) if seconds else 0.0,
         "batch_seconds_max": max(seconds, default=0.0),
         "warnings": store.count("flag"),
+        "written_bytes_per_obs": sum(tally.written) / tally.rows if tally.written and tally.rows else None,
         "db_mib": store.size_mib(),
         "peak_rss_mib": peak_rss_mib(),
         **extra,
@@ -140,7 +149,14 @@ def live(store: Store, sc: Scenario, days: int) -> dict[str, Any]:
         if (d + 1) % 30 == 0 or d + 1 == days:
             say(f"  {store.backend} live day {d + 1:>3}/{days}: {len(frame) / s:,.0f} obs/s")
     check = _check_country(store, sc, slice(None), slice(0, days))
-    return _summary("live", store, tally, places_seconds=place_s, days=days, **check)
+    per_day = len(sc.codes) * len(SERIES)
+    windows = [per_day * len(w) / sum(w) for w in (tally.seconds[i : i + 30] for i in range(0, days, 30))]
+    extra = {"places_seconds": place_s, "days": days, "rows_per_s_by_30_days": windows}
+    if tally.written:  # write amplification: bytes per observation on the last day of each window
+        extra["written_bytes_per_obs_by_30_days"] = [
+            tally.written[min(i + 29, days - 1)] / per_day for i in range(0, days, 30)
+        ]
+    return _summary("live", store, tally, **extra | check)
 
 
 def _check_country(store: Store, sc: Scenario, communities: slice, days: slice) -> dict[str, Any]:
@@ -175,7 +191,7 @@ def pandas_baseline(sc: Scenario) -> dict[str, Any]:
     with timed() as t:
         joined = leaf.merge(closure, left_on="jurisdiction_id", right_on="descendant_id")
         rolled = joined.groupby(["ancestor_id", "date", "indicator", "disaggregation"], observed=True)["value"].sum()
-    country = ids[sc.tree.loc[sc.tree["parent_code"] == "", "code"].iat[0]]
+    country = ids[str(sc.tree.loc[sc.tree["parent_code"] == "", "code"].iat[0])]
     check = float(rolled.loc[(country, slice(None), "new_confirmed", "")].sum())
     return {
         "observations": len(leaf),
@@ -189,11 +205,11 @@ def pandas_baseline(sc: Scenario) -> dict[str, Any]:
     }
 
 
-def _categorical(labels: list[str], repeats: int) -> pd.Categorical:
+def _categorical(labels: list[str], repeats: int) -> pd.Categorical[str]:
     """``labels`` tiled ``repeats`` times, built from integer codes (no 10M Python strings)."""
     categories = sorted(set(labels))
     codes = np.array([categories.index(x) for x in labels], dtype=np.int8)
-    return pd.Categorical.from_codes(np.tile(codes, repeats), categories=categories)
+    return pd.Categorical.from_codes(np.tile(codes, repeats), categories=pd.Index(categories))
 
 
 def _closure(tree: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
@@ -218,7 +234,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--communities", type=int, default=3000)
     p.add_argument("--days", type=int, default=365)
     p.add_argument("--batch", type=int, default=100, help="communities per backfill batch")
-    p.add_argument("--live-days", type=int, default=None, help="days of the live shape on SQLite (default: all)")
+    p.add_argument("--live-days", type=int, default=120, help="days of the live shape on SQLite")
     p.add_argument("--pg-communities", type=int, default=1000, help="communities of the PostgreSQL backfill")
     p.add_argument("--pg-live-days", type=int, default=60, help="days of the live shape on PostgreSQL")
     p.add_argument("--backends", default="sqlite,postgresql")
@@ -235,7 +251,7 @@ def parse_args() -> argparse.Namespace:
 
 def _sizes(args: argparse.Namespace, backend: str) -> dict[str, int]:
     if backend == "sqlite":
-        return {"communities": args.communities, "days": args.live_days or args.days}
+        return {"communities": args.communities, "days": min(args.live_days, args.days)}
     return {"communities": min(args.pg_communities, args.communities), "days": min(args.pg_live_days, args.days)}
 
 
@@ -259,6 +275,7 @@ def main() -> None:
     provinces, cities = (2, 5) if args.small else (10, 20)
     sc = make_scenario(provinces, cities, args.communities, args.days)
     load_before = [round(x, 2) for x in os.getloadavg()]
+    code = code_version()  # the code measured is the code loaded now, whatever changes meanwhile
     say(f"scenario: {len(sc.tree):,} places, {sc.observations:,} observations")
     runs: list[dict[str, Any]] = []
     skipped: dict[str, str] = {}
@@ -271,7 +288,7 @@ def main() -> None:
                 continue
             runs.extend(run_backend(args, sc, backend, Path(tmp)))
     baseline = None if args.no_pandas else pandas_baseline(sc)
-    report(args, sc, runs, baseline, skipped, load_before)
+    report(args, sc, runs, baseline, skipped, {"load_average_at_start": load_before, "code": code})
 
 
 COLUMNS = ["run", "observations", "batches", "seconds", "obs/s", "obs/client CPU-s", "pandas/ours", "max batch s"]
@@ -300,7 +317,7 @@ def report(
     runs: list[dict[str, Any]],
     baseline: dict[str, Any] | None,
     skipped: dict[str, str],
-    load_before: list[float],
+    start: dict[str, Any],
 ) -> None:
     for r in runs:
         r["pandas_speedup_over_ours"] = baseline["rows_per_s"] / r["rows_per_s"] if baseline else None
@@ -314,7 +331,15 @@ def report(
         f"target >= {TARGET_SQLITE:,}/s on SQLite"
     )
     print_table(title, COLUMNS, rows)
-    print(f"peak RSS {peak_rss_mib():,.0f} MiB; load average at start {load_before}, now {os.getloadavg()[0]:.2f}")
+    load = f"load average at start {start['load_average_at_start']}, now {os.getloadavg()[0]:.2f}"
+    print(f"peak RSS {peak_rss_mib():,.0f} MiB; {load}")
+    for r in runs:
+        if "rows_per_s_by_30_days" in r:
+            trend = ", ".join(f"{x:,.0f}" for x in r["rows_per_s_by_30_days"])
+            print(f"{r['backend']} live, obs/s by 30-day window: {trend}")
+        if r.get("written_bytes_per_obs_by_30_days") and r["backend"] == "sqlite":
+            trend = ", ".join(f"{x:,.0f}" for x in r["written_bytes_per_obs_by_30_days"])
+            print(f"{r['backend']} live, bytes written per observation at the end of each 30 days: {trend}")
     for backend, why in skipped.items():
         print(f"{backend} skipped: {why}")
     scenario = {"places": len(sc.tree), "communities": len(sc.codes), "days": len(sc.dates)}
@@ -328,7 +353,7 @@ def report(
             "runs": runs,
             "pandas": baseline,
             "skipped": skipped,
-            "load_average_at_start": load_before,
+            **start,
             "peak_rss_mib": peak_rss_mib(),
         },
     )

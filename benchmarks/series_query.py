@@ -5,8 +5,10 @@ one (1,000 communities x 365 days x 9 values, ~3.3M observations; ``--small``: 5
 approved with ``publish_due`` (timed: the cost of publishing a whole load at once), then ``accord serve`` runs as
 a subprocess on a free loopback port (auto-publication off) and 1,000 ``GET /api/v1/series`` requests rotate
 over the provinces through one keep-alive httpx client. ``wrk`` runs the same requests when it is installed.
+Publishing a whole 10M load at once takes long; ``--view all`` skips it and reads the provisional figures as
+an admin (the same query, plus a token lookup per request).
 
-    uv run python benchmarks/series_query.py [--small] [--db PATH_OR_URL] [--requests 1000]
+    uv run python benchmarks/series_query.py [--small] [--db PATH_OR_URL] [--requests 1000] [--view all]
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,9 +34,10 @@ import httpx
 import numpy as np
 from sqlalchemy import text
 
+from accord.auth import service as auth
 from accord.db import transaction
 from accord.surveillance import service
-from common import Store, fresh_store, open_store, print_table, say, timed, write_results
+from common import Store, code_version, fresh_store, open_store, peak_rss_mib, print_table, say, timed, write_results
 from ingest import backfill, make_scenario
 
 TARGET_P99_MS = 50.0
@@ -51,7 +56,15 @@ def publish_all(store: Store) -> dict[str, Any]:
     with timed() as t, transaction(store.sessions) as s:
         days = service.publish_due(s, datetime(2100, 1, 1, tzinfo=UTC), delay_hours=0.001)
     say(f"published {days:,} reporting days in {t['seconds']:.1f} s")
-    return {"days": days, "seconds": t["seconds"]}
+    return {"days": days, "seconds": t["seconds"], "peak_rss_mib_after": peak_rss_mib()}
+
+
+def admin_token(store: Store) -> str:
+    """A token of a new admin user (``view=all`` shows provisional figures to users with the scope)."""
+    name = f"bench-{uuid.uuid4().hex[:8]}"
+    with transaction(store.sessions) as s:
+        auth.add_user(s, name, "admin", None, display_name="series benchmark")
+        return str(auth.issue_token(s, name, label="series benchmark"))
 
 
 def provinces(store: Store) -> list[str]:
@@ -66,9 +79,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process so far (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def server(url: str, workdir: Path) -> Iterator[str]:
-    """``accord serve`` on a free loopback port; yields its base URL, stops it afterwards."""
+def server(url: str, workdir: Path) -> Iterator[tuple[str, int]]:
+    """``accord serve`` on a free loopback port; yields its base URL and pid, stops it afterwards."""
     port = free_port()
     env = os.environ | {
         "ACCORD_DATABASE_URL": url,
@@ -82,7 +104,7 @@ def server(url: str, workdir: Path) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(base, proc, workdir / "server.log")
-        yield base
+        yield base, proc.pid
     finally:
         proc.terminate()
         try:
@@ -108,17 +130,26 @@ def wait_healthy(base: str, proc: subprocess.Popen[bytes], log: Path, timeout: f
 
 
 # ------------------------------------------------------------------------------------------- the clients
-def params(code: str) -> dict[str, str]:
-    return {"jurisdiction": code, "indicator": "new_confirmed"}
+@dataclass
+class Query:
+    codes: list[str]
+    view: str
+    token: str | None
+
+    def path(self, code: str) -> str:
+        return f"{PATH}?jurisdiction={code}&indicator=new_confirmed&view={self.view}"
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
 
-def httpx_latencies(base: str, codes: list[str], n: int, warmup: int = 20) -> tuple[np.ndarray, int]:
+def httpx_latencies(base: str, q: Query, n: int, warmup: int = 20) -> tuple[np.ndarray, int]:
     """Milliseconds per request (response body read), and the rows of the last response."""
     times, rows = [], 0
-    with httpx.Client(base_url=base, timeout=60) as client:
+    with httpx.Client(base_url=base, timeout=60, headers=q.headers()) as client:
         for i in range(warmup + n):
             t0 = time.perf_counter()
-            r = client.get(PATH, params=params(codes[i % len(codes)]))
+            r = client.get(q.path(q.codes[i % len(q.codes)]))
             elapsed = time.perf_counter() - t0
             r.raise_for_status()
             if i >= warmup:
@@ -143,15 +174,15 @@ _WRK_LINE = re.compile(r"^\s*(50|90|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
 _UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def run_wrk(base: str, codes: list[str], workdir: Path, connections: int, seconds: int) -> dict[str, Any] | None:
+def run_wrk(base: str, q: Query, workdir: Path, connections: int, seconds: int) -> dict[str, Any] | None:
     exe = shutil.which("wrk")
     if exe is None:
         return None
     script = workdir / "rotate.lua"
-    paths = ", ".join(f'"{PATH}?jurisdiction={c}&indicator=new_confirmed"' for c in codes)
-    script.write_text(LUA % paths)
+    script.write_text(LUA % ", ".join(f'"{q.path(c)}"' for c in q.codes))
     threads = min(connections, 2)
-    cmd = [exe, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), base]
+    cmd = [exe, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script)]
+    cmd += [arg for k, v in q.headers().items() for arg in ("-H", f"{k}: {v}")] + [base]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     found = {f"p{q}_ms": float(v) * _UNIT[u] for q, v, u in _WRK_LINE.findall(out)}
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
@@ -174,6 +205,13 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--days", type=int, default=365)
     p.add_argument("--requests", type=int, default=1000)
     p.add_argument("--wrk-seconds", type=int, default=10)
+    p.add_argument(
+        "--view",
+        choices=["public", "all"],
+        default="public",
+        help="public: approve everything first (publish_due, timed); all: query provisional figures as an admin "
+        "(no publication: the same read path, for stores too big to publish in one go)",
+    )
     args = p.parse_args()
     if args.small:
         args.communities, args.requests, args.wrk_seconds = 50, 200, 3
@@ -195,27 +233,34 @@ def the_store(args: argparse.Namespace, workdir: Path) -> Iterator[tuple[Store, 
 
 
 def measure(args: argparse.Namespace, store: Store, workdir: Path) -> dict[str, Any]:
-    codes = provinces(store)
-    published = publish_all(store)
+    public = args.view == "public"
+    q = Query(provinces(store), args.view, None if public else admin_token(store))
+    published = publish_all(store) if public else None
     store.engine.dispose()  # the server has the database to itself
-    with server(store.url, workdir) as base:
-        say(f"server up at {base}; {args.requests:,} requests over {len(codes)} provinces ...")
-        ms, rows = httpx_latencies(base, codes, args.requests)
-        wrk = [run_wrk(base, codes, workdir, c, args.wrk_seconds) for c in (1, 8)]
+    with server(store.url, workdir) as (base, pid):
+        say(f"server up at {base}; {args.requests:,} requests over {len(q.codes)} provinces ...")
+        cpu0 = cpu_seconds(pid)
+        ms, rows = httpx_latencies(base, q, args.requests)
+        cpu1 = cpu_seconds(pid)
+        wrk = [run_wrk(base, q, workdir, c, args.wrk_seconds) for c in (1, 8)]
     return {
-        "provinces": len(codes),
+        "view": args.view,
+        "provinces": len(q.codes),
         "rows_per_response": rows,
         "publish": published,
         "httpx": summarise(ms),
+        # the server's own CPU per request: steadier than latency on a shared machine (warm-up included)
+        "server_cpu_ms_per_request": (cpu1 - cpu0) * 1000 / (args.requests + 20) if cpu0 and cpu1 else None,
         "wrk": [w for w in wrk if w] or None,
     }
 
 
 def main() -> None:
     args = parse_args()
+    code = code_version()
     with tempfile.TemporaryDirectory() as tmp, the_store(args, Path(tmp)) as (store, built):
         result = measure(args, store, Path(tmp))
-        result |= {"backend": store.backend, "observations": store.count("observation"), "built": built}
+        result |= {"backend": store.backend, "observations": store.count("observation"), "built": built, "code": code}
     report(result, args.small)
 
 
@@ -226,11 +271,22 @@ def report(r: dict[str, Any], small: bool) -> None:
         label = f"wrk, {w['connections']} connection{'s' if w['connections'] > 1 else ''}, {w['seconds']} s"
         rows.append([label, f"{w['requests_per_s']:,.0f}/s", w.get("p50_ms"), w.get("p90_ms"), w.get("p99_ms")])
     title = (
-        f"GET {PATH} for {r['provinces']} provinces x {r['rows_per_response']} days, {r['backend']} store of "
+        f"GET {PATH} (view={r['view']}) for {r['provinces']} provinces x {r['rows_per_response']} days, "
+        f"{r['backend']} store of "
         f"{r['observations']:,} observations; target p99 < {TARGET_P99_MS:.0f} ms"
     )
     print_table(title, ["client", "requests", "p50 ms", "p90 ms", "p99 ms", "max ms"], rows)
-    print(f"publish_due of the whole load: {r['publish']['days']:,} reporting days in {r['publish']['seconds']:.1f} s")
+    if r["server_cpu_ms_per_request"]:
+        load = os.getloadavg()[0]
+        print(f"server CPU per request: {r['server_cpu_ms_per_request']:.1f} ms (load average now {load:.1f})")
+    pub = r["publish"]
+    if pub:
+        print(
+            f"publish_due of the whole load: {pub['days']:,} reporting days in {pub['seconds']:.1f} s "
+            f"(peak RSS {pub['peak_rss_mib_after']:,.0f} MiB)"
+        )
+    else:
+        print("view=all as an admin: nothing published, provisional figures read (same query path)")
     if r["wrk"] is None:
         print("wrk is not installed: skipped (apt-get install wrk to add it)")
     r["target_p99_ms"], r["small"] = TARGET_P99_MS, small
