@@ -79,10 +79,14 @@ def upsert_rows(
 
 
 def to_db_dates(values: pd.Series, dialect_name: str) -> list[object]:
+    """Days as the driver wants them; each distinct day is formatted once (a batch spans few days)."""
     days = pd.to_datetime(values).to_numpy().astype("datetime64[D]")
+    distinct, inverse = np.unique(days, return_inverse=True)
     if dialect_name == "sqlite":
-        return list(np.datetime_as_string(days, unit="D").tolist())
-    return list(days.astype(object).tolist())
+        formatted = np.array(np.datetime_as_string(distinct, unit="D"), dtype=object)
+    else:
+        formatted = distinct.astype(object)
+    return list(formatted[inverse].tolist())
 
 
 def py(values: np.ndarray | pd.Series) -> list[Any]:
@@ -152,6 +156,11 @@ def stage_revisions(session: Session, rows: list[tuple[Any, ...]]) -> None:
     insert_rows(session, "stage_revision", STAGE_COLUMNS, rows)
 
 
+def stage_fresh_values(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    """First reports of values, not locked, without reason: five columns (the rest default in the SELECT)."""
+    insert_rows(session, "stage_revision", STAGE_COLUMNS[:5], rows)
+
+
 def apply_staged_revisions(session: Session, submission_id: int, recorded_at: object) -> None:
     """Append the staged revisions to the log and make them the jurisdictions' own current figures."""
     name = dialect(session)
@@ -160,14 +169,14 @@ def apply_staged_revisions(session: Session, submission_id: int, recorded_at: ob
     cur.execute(
         "INSERT INTO observation (jurisdiction_id, indicator_id, date, disaggregation, revision, submission_id, "
         f"value, previous_value, reason, recorded_at) SELECT jurisdiction_id, indicator_id, date, disaggregation, "
-        f"revision, {mark}, value, previous_value, reason, {mark} FROM stage_revision",
+        f"COALESCE(revision, 1), {mark}, value, previous_value, reason, {mark} FROM stage_revision",
         (submission_id, recorded_at),
     )
     # own figures only: the roll-up writes the children's sums of the rows that have children
     cur.execute(
         "INSERT INTO figure (jurisdiction_id, indicator_id, date, disaggregation, own_all, own_pub, child_all, "
         "child_pub, revisions) SELECT jurisdiction_id, indicator_id, date, disaggregation, value, "
-        "CASE WHEN locked = 1 THEN value END, NULL, NULL, revision FROM stage_revision WHERE true "
+        "CASE WHEN locked = 1 THEN value END, NULL, NULL, COALESCE(revision, 1) FROM stage_revision WHERE true "
         "ON CONFLICT (jurisdiction_id, indicator_id, date, disaggregation) DO UPDATE SET "
         "own_all = excluded.own_all, own_pub = COALESCE(excluded.own_pub, figure.own_pub), "
         "revisions = excluded.revisions"
