@@ -5,7 +5,7 @@ hospital census against capacity. Thin: parse, call :mod:`accord.analytics.servi
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -55,15 +55,15 @@ def get_rt(
     report the estimate depends on, filled with 0); ``warning`` (under 12 local cases in the window, no
     infection pressure, or missing days). ``notes`` in the JSON say where totals were counted as local."""
     fmt = tables.choose(request, format)
-    _check_view(session, actor, jurisdiction, view)
-    result = service.regional_rt(
+    result = _regional_rt(
         session,
+        actor,
         jurisdiction,
-        level=level or None,
-        window=window,
-        si_mean=si_mean,
-        si_sd=si_sd,
-        view=view,
+        level,
+        window,
+        si_mean,
+        si_sd,
+        view,
         start=start,
         end=end,
         include_root=include_self,
@@ -88,18 +88,26 @@ def get_rt_latest(
     """One row per unit: its last estimate (empty where there is none, with the reason in ``status``) and
     ``trend``: growing (lower bound above 1), declining (upper bound below 1) or uncertain."""
     fmt = tables.choose(request, format)
-    _check_view(session, actor, jurisdiction, view)
-    result = service.regional_rt(
-        session,
-        jurisdiction,
-        level=level or None,
-        window=window,
-        si_mean=si_mean,
-        si_sd=si_sd,
-        view=view,
-        end=end,
-    )
+    result = _regional_rt(session, actor, jurisdiction, level, window, si_mean, si_sd, view, end=end)
     return tables.render(result.latest(), fmt, f"{jurisdiction}_rt_latest", result.meta())
+
+
+def _regional_rt(
+    session: SessionDep,
+    actor: Actor,
+    jurisdiction: str,
+    level: str | None,
+    window: int,
+    si_mean: float,
+    si_sd: float,
+    view: View,
+    **extra: Any,
+) -> Any:
+    """What both Rt endpoints share: the view check, then one vectorised estimate for every unit."""
+    _check_view(session, actor, jurisdiction, view)
+    return service.regional_rt(
+        session, jurisdiction, level=level or None, window=window, si_mean=si_mean, si_sd=si_sd, view=view, **extra
+    )
 
 
 @router.get("/hospital", summary="Latest reported hospital and ICU census of every child (or unit at a level)")
