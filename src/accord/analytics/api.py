@@ -102,7 +102,7 @@ def _regional_rt(
     si_sd: float,
     view: View,
     **extra: Any,
-) -> Any:
+) -> service.RegionalRt:
     """What both Rt endpoints share: the view check, then one vectorised estimate for every unit."""
     _check_view(session, actor, jurisdiction, view)
     return service.regional_rt(
