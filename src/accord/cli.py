@@ -13,9 +13,14 @@ from accord import clikit
 from accord.analytics import cli as analytics_cli
 from accord.auth.cli import app as users_app
 from accord.disclosure import cli as disclosure_cli
+from accord.federation import cli as federation_cli
+from accord.healthcode import cli as healthcode_cli
 from accord.places.cli import app as places_app
+from accord.policy import cli as policy_cli
+from accord.resources import cli as resources_cli
 from accord.rumors import cli as rumors_cli
 from accord.surveillance import cli as surveillance_cli
+from accord.tracing import cli as tracing_cli
 
 app = typer.Typer(
     help="Accord: multi-level pandemic response coordination.",
@@ -27,6 +32,11 @@ app.add_typer(places_app, name="places")
 app.add_typer(surveillance_cli.app, name="report")
 app.add_typer(users_app, name="users")
 app.add_typer(rumors_cli.app, name="rumors")
+app.add_typer(resources_cli.app, name="resources")
+app.add_typer(policy_cli.app, name="policy")
+app.add_typer(tracing_cli.app, name="tracing")
+app.add_typer(healthcode_cli.app, name="healthcode")
+app.add_typer(federation_cli.app, name="federation")
 app.command("import")(surveillance_cli.import_command)
 app.command("export")(surveillance_cli.export_command)
 app.command("bulletin")(disclosure_cli.bulletin)

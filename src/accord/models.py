@@ -2,7 +2,13 @@
 
 from accord.auth.model import ApiToken, AuditEntry, User
 from accord.db import Base
+
+# each capability's tables register themselves on Base.metadata when their model module is imported
+from accord.federation import model as federation_model  # noqa: F401
+from accord.healthcode import model as healthcode_model  # noqa: F401
 from accord.places.model import Jurisdiction, JurisdictionClosure
+from accord.policy import model as policy_model  # noqa: F401
+from accord.resources import model as resources_model  # noqa: F401
 from accord.rumors.model import Claim, ClaimRevision, Question
 from accord.surveillance.model import (
     Figure,
@@ -13,6 +19,7 @@ from accord.surveillance.model import (
     ReportingSchedule,
     Submission,
 )
+from accord.tracing import model as tracing_model  # noqa: F401
 
 __all__ = [
     "ApiToken",

@@ -22,6 +22,7 @@ from accord.auth.model import User
 from accord.auth.roles import SYSTEM, Actor
 from accord.db import engine_from_settings, session_factory, transaction, utcnow
 from accord.demo import country, outbreak, reporting
+from accord.demo.context import DemoContext
 from accord.disclosure.boundaries import generate_voronoi_boundaries
 from accord.errors import AccordError
 from accord.places import service as places
@@ -42,6 +43,7 @@ class DemoReport:
     auto_published: int = 0
     reporting_flags: int = 0
     tokens: dict[str, str] = field(default_factory=dict)
+    extras: list[str] = field(default_factory=list)  # what each capability added
 
 
 def run_demo(
@@ -118,8 +120,24 @@ def _build(
             s, ROOT, start, (now - dt.timedelta(days=1)).date(), now, settings.timezone
         )
         surveillance.deaths_above_confirmed(s, ROOT, now)
+    context = DemoContext(sessions, geo, truth, start, now, seed, ROOT, settings, console)
+    report.extras = _extend(context)
     _print_summary(console, report, settings)
     return report
+
+
+def _extend(context: DemoContext) -> list[str]:
+    """Let each capability add to the country, in dependency order: measures and risk areas, cases and
+    contacts, stocks and needs, then health codes (which read cases, contacts and risk areas)."""
+    from accord.healthcode import demo as healthcode_demo
+    from accord.policy import demo as policy_demo
+    from accord.resources import demo as resources_demo
+    from accord.tracing import demo as tracing_demo
+
+    lines: list[str] = []
+    for capability in (policy_demo, tracing_demo, resources_demo, healthcode_demo):
+        lines += capability.extend(context)
+    return lines
 
 
 def _users(session: Session, geo: pd.DataFrame) -> dict[str, str]:
@@ -177,7 +195,7 @@ def _print_summary(console: Console, report: DemoReport, settings: Settings) -> 
         f"public:     {base}/public/{ROOT}",
         f"flags:      {base}/api/v1/flags?jurisdiction={ROOT}  (send a token below as 'Authorization: Bearer ...')",
     ]
-    for line in lines:
+    for line in [*report.extras, *lines]:
         console.print(line, highlight=False)
     for user, token in report.tokens.items():
         console.print(f"token {user:<22} {token}", highlight=False)

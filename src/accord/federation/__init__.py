@@ -1,0 +1,1 @@
+"""Federation: instance identity, signed data packages, push and pull, the global hub and pool."""

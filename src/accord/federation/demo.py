@@ -1,0 +1,10 @@
+"""What the federation capability adds to the demo country."""
+
+from __future__ import annotations
+
+from accord.demo.context import DemoContext
+
+
+def extend(ctx: DemoContext) -> list[str]:
+    """Add this capability's demo data; return the summary lines to print."""
+    return []

@@ -1,0 +1,3 @@
+"""Tables of the federation capability."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Health codes: published status rules, signed QR credentials, trust lists, offline verification."""

@@ -1,0 +1,3 @@
+"""Tables of the healthcode capability."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Interventions: measures registry, directives down the tree, risk areas, scenarios."""

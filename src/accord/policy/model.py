@@ -1,0 +1,3 @@
+"""Tables of the policy capability."""
+
+from __future__ import annotations

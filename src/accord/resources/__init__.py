@@ -1,0 +1,1 @@
+"""Resource mobilisation: stock ledger, needs and offers, allocation plans, early warning."""

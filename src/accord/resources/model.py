@@ -1,0 +1,3 @@
+"""Tables of the resources capability."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Case and contact tracing: persons, cases, contacts, follow-up tasks, transmission chains."""

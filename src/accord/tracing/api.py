@@ -1,0 +1,7 @@
+"""HTTP API of the tracing capability (``/api/v1/tracing``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1/tracing", tags=["tracing"])

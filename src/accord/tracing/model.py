@@ -1,0 +1,3 @@
+"""Tables of the tracing capability."""
+
+from __future__ import annotations
