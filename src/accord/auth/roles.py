@@ -11,6 +11,10 @@ class Role(StrEnum):
     COORDINATOR = "coordinator"
     ANALYST = "analyst"
     ADMIN = "admin"
+    #: a community worker or contact tracer: personal data of cases and contacts in their scope
+    TRACER = "tracer"
+    #: the data-protection officer of a jurisdiction: reads the audit of personal data in their scope
+    DPO = "dpo"
 
 
 SUBMITTERS = frozenset({Role.REPORTER, Role.COORDINATOR, Role.ADMIN})
