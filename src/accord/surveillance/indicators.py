@@ -102,6 +102,40 @@ CORE_INDICATORS: Final[tuple[Indicator, ...]] = (
         description="ICU beds occupied by COVID-19 patients at the end of the day.",
     ),
     Indicator(
+        "ventilated",
+        "On mechanical ventilation",
+        "有创通气",
+        "patients",
+        Aggregation.POINT_IN_TIME,
+        description="Confirmed cases on invasive mechanical ventilation at the end of the day.",
+    ),
+    # capacity, as FHIR SANER's bed-capacity measure reports it (total beds, ICU beds, ventilators): what
+    # hospital demand from the model and the resources capability compare against
+    Indicator(
+        "beds_capacity",
+        "Hospital beds (capacity)",
+        "床位总数",
+        "beds",
+        Aggregation.POINT_IN_TIME,
+        description="Staffed inpatient beds available for patients, occupied or not, at the end of the day.",
+    ),
+    Indicator(
+        "icu_capacity",
+        "ICU beds (capacity)",
+        "重症床位总数",
+        "beds",
+        Aggregation.POINT_IN_TIME,
+        description="Staffed ICU beds, occupied or not, at the end of the day.",
+    ),
+    Indicator(
+        "ventilators_capacity",
+        "Ventilators (capacity)",
+        "呼吸机总数",
+        "devices",
+        Aggregation.POINT_IN_TIME,
+        description="Mechanical ventilators available, in use or not, at the end of the day.",
+    ),
+    Indicator(
         "cum_confirmed",
         "Cumulative confirmed",
         "累计确诊",
