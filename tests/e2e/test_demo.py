@@ -129,6 +129,20 @@ def test_rollup_at_the_country_is_the_sum_of_its_provinces(demo: Demo, indicator
     assert {d.strftime("%Y-%m-%d"): v for d, v in national.items()} == truth.to_dict()
 
 
+def test_the_bulletin_carries_the_stock_out_warning_of_the_books_the_demo_keeps(demo: Demo) -> None:
+    from accord.disclosure import bulletin
+    from accord.disclosure import service as disclosure
+    from accord.resources import service as resources
+
+    with transaction(demo.sessions) as s:
+        facts = disclosure.bulletin_facts(s, "AR", None)
+        alerts = resources.early_warning(s, "AR", facts.day, view="public")
+    assert not alerts.empty and set(facts.supply) == set(bulletin.LANGS)
+    english = bulletin.compose(facts, "en").paragraphs
+    assert english[-1] == facts.supply["en"] == resources.bulletin_sentence(alerts, "en")
+    assert bulletin.compose(facts, "zh").paragraphs[-1] == facts.supply["zh"]
+
+
 def test_running_it_again_loads_nothing_twice(demo: Demo) -> None:
     before = demo.counts()
     out = io.StringIO()

@@ -61,6 +61,8 @@ class Facts:
     new_tests: Fig = None
     parts: tuple[Part, ...] = ()
     revisions: tuple[Revision, ...] = ()
+    #: the stock-out early warning of the resources capability, one sentence per language, where books are kept
+    supply: dict[str, str] = field(default_factory=dict)
 
     @property
     def active(self) -> Fig:
@@ -143,6 +145,8 @@ def _compose_en(f: Facts) -> Bulletin:
         f"As of 24:00, {f.name} has reported {n(f.cum_confirmed)} confirmed cases in total, {n(f.cum_deaths)} deaths "
         f"and {n(f.cum_recovered)} recoveries; {n(f.active)} cases are active."
     )
+    if f.supply.get("en"):
+        b.paragraphs.append(f.supply["en"])
     b.table_head = ["Jurisdiction", "New confirmed", "Imported", "Local"]
     b.table = [[_name(p, "en"), n(p.new_confirmed), n(p.imported), n(p.local)] for p in f.parts]
     b.revisions_head = f"Revisions recorded on {day}: {len(f.revisions)}"
@@ -176,6 +180,8 @@ def _compose_zh(f: Facts) -> Bulletin:
         f"截至{f.day.month}月{f.day.day}日24时，{name}累计报告确诊病例{n(f.cum_confirmed)}例，累计死亡病例"
         f"{n(f.cum_deaths)}例，累计治愈出院病例{n(f.cum_recovered)}例，现有确诊病例{n(f.active)}例。"
     )
+    if f.supply.get("zh"):
+        b.paragraphs.append(f.supply["zh"])
     b.table_head = ["地区", "新增确诊", "境外输入", "本土"]
     b.table = [[_name(p, "zh"), n(p.new_confirmed), n(p.imported), n(p.local)] for p in f.parts]
     b.revisions_head = f"{day}记录的数据订正：{len(f.revisions)}条"

@@ -6,9 +6,10 @@ from the ``figure`` table's ``*_pub`` columns; provisional values never leave th
 
 from __future__ import annotations
 
+
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -721,7 +722,18 @@ def bulletin_facts(
     day, _ = resolve_day(session, node, day_text)
     if day is None:
         raise PageNotFound(f"{node.name} has no published figures yet, so there is no bulletin.")
-    return bulletins(session, node, [day], policy)[0]
+    facts = bulletins(session, node, [day], policy)[0]
+    return replace(facts, supply=_supply_sentences(session, node.code, day))
+
+
+def _supply_sentences(session: Session, code: str, day: date) -> dict[str, str]:
+    """The stock-out early warning on public figures, in each language; nothing where no books are kept."""
+    from accord.resources import service as resources  # the bulletin reads resources, never the reverse
+
+    alerts = resources.early_warning(session, code, day, view="public")
+    if alerts.empty:
+        return {}
+    return {lang: resources.bulletin_sentence(alerts, lang) for lang in bulletin.LANGS}
 
 
 def bulletins(
