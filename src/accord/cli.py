@@ -41,6 +41,8 @@ app.command("import")(surveillance_cli.import_command)
 app.command("export")(surveillance_cli.export_command)
 app.command("bulletin")(disclosure_cli.bulletin)
 app.command("rt")(analytics_cli.rt_command)
+app.command("forecast")(analytics_cli.forecast_command)
+app.add_typer(analytics_cli.scenario_app, name="scenario")
 app.add_typer(disclosure_cli.opendata_app, name="opendata")
 
 

@@ -1,10 +1,12 @@
-"""HTTP API of the epidemic analytics: Rt of every unit under a jurisdiction, its latest value (for a map), and
-hospital census against capacity. Thin: parse, call :mod:`accord.analytics.service`, render JSON, CSV or Parquet.
+"""HTTP API of the epidemic analytics: Rt of every unit under a jurisdiction, its latest value (for a map),
+hospital census against capacity, nowcasts from the revision history, calibrated ensemble forecasts (fan-chart
+quantiles and the fit report) and scenarios against their baseline. Thin: parse, call
+:mod:`accord.analytics.service`, render JSON, CSV or Parquet.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
@@ -12,7 +14,8 @@ from fastapi.responses import Response
 
 from accord.analytics import service
 from accord.auth.roles import Actor
-from accord.errors import Forbidden
+from accord.epi import forecast
+from accord.errors import AccordError, Forbidden, Problem
 from accord.places import service as places
 from accord.surveillance import service as surveillance
 from accord.surveillance.api import read_limited
@@ -151,3 +154,127 @@ async def post_hospital(
 
 def _hospital_meta(demand: service.HospitalDemand, view: str) -> dict[str, object]:
     return {"jurisdiction": demand.root.code, "view": view, "notes": demand.notes}
+
+
+# --------------------------------------------------------------------------- nowcast, forecast, scenario
+#: ensembles run inside a request are capped (the CLI and a Dask cluster take larger ones)
+API_MAX_MEMBERS = 500
+
+
+@router.get("/nowcast", summary="Nowcast of the last days for reporting delay, from the revision history")
+def get_nowcast(
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    jurisdiction: str,
+    level: str | None = None,
+    indicator: str = "new_confirmed",
+    as_of: datetime | None = None,
+    days: int = 60,
+    max_delay: int = 14,
+    last: int = 14,
+    format: str | None = None,
+) -> Response:
+    """Per unit and day: the provisional value, its delay, the completeness expected at that delay (measured from
+    the revisions), the nowcast of the final value and its 95% interval. Reads provisional revisions, so only for
+    users whose jurisdiction includes ``jurisdiction``."""
+    fmt = tables.choose(request, format)
+    _check_view(session, actor, jurisdiction, "all")
+    result = service.regional_nowcast(
+        session, jurisdiction, level=level or None, indicator=indicator, as_of=as_of, days=days, max_delay=max_delay
+    )
+    return tables.render(result.frame(last=last), fmt, f"{jurisdiction}_nowcast", result.meta())
+
+
+def _forecast(
+    session: SessionDep,
+    actor: Actor,
+    jurisdiction: str,
+    level: str | None,
+    end: date | None,
+    horizon: int,
+    members: int,
+    seed: int,
+    change_date: date | None,
+    view: View,
+) -> service.RegionalForecast:
+    _check_view(session, actor, jurisdiction, view)
+    if members > API_MAX_MEMBERS:
+        raise AccordError(
+            "too many members",
+            [Problem(f"the API runs at most {API_MAX_MEMBERS} members; use `accord forecast`", field="members")],
+            status=400,
+        )
+    return service.regional_forecast(
+        session, jurisdiction, level=level or None, end=end, horizon=horizon, members=members, seed=seed,
+        change_date=change_date, view=view,
+    )  # fmt: skip
+
+
+@router.get("/forecast", summary="Calibrated ensemble forecast of every child (or unit at a level)")
+def get_forecast(
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    jurisdiction: str,
+    level: str | None = None,
+    end: date | None = None,
+    horizon: int = service.FORECAST_HORIZON,
+    members: int = 100,
+    seed: int = 1,
+    change_date: date | None = None,
+    view: View = "public",
+    part: Literal["forecast", "fit"] = "forecast",
+    format: str | None = None,
+) -> Response:
+    """``part=forecast``: per unit and day, observed and fitted cases, then the forecast quantiles (q025, q25, q50,
+    q75, q975: the 95% and 50% fans). ``part=fit``: the fit report, one row per unit (R0, change factor, seed,
+    reporting share with 95% intervals, negative binomial size, log-likelihood)."""
+    fmt = tables.choose(request, format)
+    result = _forecast(session, actor, jurisdiction, level, end, horizon, members, seed, change_date, view)
+    frame = result.frame() if part == "forecast" else result.fit_frame()
+    return tables.render(frame, fmt, f"{jurisdiction}_{part}", result.meta())
+
+
+@router.get("/scenario", summary="A contact-rate scenario against the baseline forecast (common random numbers)")
+def get_scenario(
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    jurisdiction: str,
+    contacts: float = 0.5,
+    from_day: int = 0,
+    regions: str | None = None,
+    level: str | None = None,
+    end: date | None = None,
+    horizon: int = service.FORECAST_HORIZON,
+    members: int = 100,
+    seed: int = 1,
+    change_date: date | None = None,
+    view: View = "public",
+    format: str | None = None,
+) -> Response:
+    """Contacts of the units in ``regions`` (comma-separated codes; default all) multiplied by ``contacts`` from
+    forecast day ``from_day``. Per unit: quantiles of the total reported cases over the horizon under the baseline,
+    the scenario and their member-by-member difference."""
+    fmt = tables.choose(request, format)
+    result = _forecast(session, actor, jurisdiction, level, end, horizon, members, seed, change_date, view)
+    codes = [u.code for u in result.units]
+    picked = None
+    if regions:
+        wanted = [c.strip() for c in regions.split(",") if c.strip()]
+        unknown = [c for c in wanted if c not in codes]
+        if unknown:
+            raise AccordError(
+                "unknown scenario regions",
+                [Problem(f"'{c}' is not among the forecast units", field="regions") for c in unknown[:5]],
+                status=400,
+            )
+        picked = tuple(codes.index(c) for c in wanted)
+    scenario = forecast.Scenario(f"contacts x{contacts:g} from day {from_day}", contacts, from_day, None, picked)
+    try:
+        alt = service.scenario_forecast(result, scenario)
+    except ValueError as exc:
+        raise AccordError("invalid scenario", [Problem(str(exc), field="contacts")], status=400) from None
+    table = service.scenario_comparison(result, alt, scenario.name)
+    return tables.render(table, fmt, f"{jurisdiction}_scenario", {**result.meta(), "scenario": scenario.name})

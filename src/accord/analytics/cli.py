@@ -1,19 +1,24 @@
-"""``accord rt``: Rt (Cori et al. 2013) of every region in a plain CSV of daily cases, no database needed."""
+"""``accord rt``: Rt (Cori et al. 2013) of every region in a plain CSV of daily cases, no database needed.
+``accord forecast`` and ``accord scenario run|compare``: calibrated ensemble forecasts of every unit under a
+jurisdiction from the store, and scenarios against their baseline (common random numbers), on a local process pool
+or a Dask cluster (``--dask ADDRESS``). The root CLI registers them as ``forecast_command`` and ``scenario_app``."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
 import typer
-from rich.progress import Progress
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from accord import clikit
+from accord.analytics import service
 from accord.analytics.casefile import CaseFileError, Columns, estimates_frame, read_cases
-from accord.epi import rt, serial_interval
+from accord.epi import executor, forecast, rt, serial_interval
+from accord.errors import AccordError
 
 app = typer.Typer(
     help="Epidemic analytics: Rt, forecasts, hospital demand.",
@@ -176,6 +181,212 @@ def _summary(
     if too_short:
         shown = ", ".join(too_short[:5]) + (" ..." if len(too_short) > 5 else "")
         clikit.err.print(f"skipped {len(too_short)} series with {window} days or fewer: {shown}", highlight=False)
+
+
+# ------------------------------------------------------------------------------------ forecast, scenario
+Dask = Annotated[
+    str | None,
+    typer.Option("--dask", help="Dask scheduler address (default: $ACCORD_DASK_ADDRESS, else a local process pool)"),
+]
+Workers = Annotated[int | None, typer.Option(help="local worker processes (default: CPUs, at most 8)")]
+Level = Annotated[str | None, typer.Option(help="forecast every unit at this level under CODE (default: children)")]
+End = Annotated[str | None, typer.Option(help="cut-off: last observed day used (YYYY-MM-DD; default: all)")]
+Horizon = Annotated[int, typer.Option(help="days to forecast")]
+Members = Annotated[int, typer.Option(help="ensemble members (seeded stochastic runs)")]
+Seed = Annotated[int, typer.Option(help="seed of the ensemble: same seed, same numbers")]
+Change = Annotated[
+    str | None, typer.Option(help="date from which transmission changed (e.g. a lockdown), fitted as a factor")
+]
+View = Annotated[str, typer.Option(help="public (approved figures) or all (provisional too)")]
+Output = Annotated[Path | None, typer.Option("--output", "-o", help="CSV to write (default: standard output)")]
+
+
+def _forecast(
+    code: str,
+    level: str | None,
+    end: str | None,
+    horizon: int,
+    members: int,
+    seed: int,
+    change_date: str | None,
+    view: str,
+    dask: str | None,
+    workers: int | None,
+    scenario: forecast.Scenario | None = None,
+) -> tuple[service.RegionalForecast, service.RegionalForecast | None]:
+    """Calibrate, run the ensemble (and the scenario) with progress bars; errors as one sentence."""
+    try:
+        service.check_forecast(horizon, members)
+    except AccordError as exc:
+        raise typer.Exit(clikit.handle(exc)) from None
+    progress = Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=clikit.err, transient=True,
+    )  # fmt: skip
+    try:
+        with executor.open_executor(dask, workers) as pool, progress:
+            task = progress.add_task("calibrating and running the ensemble", total=members)
+
+            def advance(done: int, _total: int) -> None:
+                progress.update(task, completed=done)
+
+            with clikit.session_scope() as session:
+                result = service.regional_forecast(
+                    session, code, level=level, end=clikit.parse_day(end) if end else None, horizon=horizon,
+                    members=members, seed=seed, change_date=clikit.parse_day(change_date) if change_date else None,
+                    view=view, pool=pool, progress=advance,
+                )  # fmt: skip
+            alt = None
+            if scenario is not None:
+                task2 = progress.add_task(f"scenario: {scenario.name}", total=members)
+                alt = service.scenario_forecast(
+                    result, scenario, pool=pool, progress=lambda d, _t: progress.update(task2, completed=d)
+                )
+    except AccordError as exc:
+        raise typer.Exit(clikit.handle(exc)) from None
+    except (ConnectionError, ValueError) as exc:
+        clikit.fail(str(exc).rstrip(".") + ".")
+        raise AssertionError from None  # not reached
+    return result, alt
+
+
+def _write(frame: pd.DataFrame, output: Path | None) -> None:
+    frame.to_csv(output if output is not None else sys.stdout, index=False, float_format="%.6g")
+
+
+def _fit_summary(result: service.RegionalForecast) -> None:
+    fit = result.fit_frame()
+    clikit.err.print(
+        f"{len(result.units)} unit(s) fitted to {len(result.dates)} days up to {result.dates[-1].date()} "
+        f"({'converged' if result.fit.converged else 'NOT converged'}); {result.meta()['members']} members, "
+        f"{len(result.forecast_dates)} days ahead.",
+        highlight=False,
+    )
+    for _, r in fit.head(10).iterrows():
+        clikit.err.print(
+            f"  {r['jurisdiction']}: R0 {r['r0']:.2f} [{r['r0_lower']:.2f}-{r['r0_upper']:.2f}], R now "
+            f"{r['r_now']:.2f}, reporting share {r['rho']:.2f}, median forecast {r['cases_forecast_median']:.0f} cases",
+            highlight=False,
+        )
+    for note in result.notes:
+        clikit.err.print(f"note: {note}", highlight=False)
+
+
+def forecast_command(
+    code: Annotated[str, typer.Argument(help="jurisdiction whose children (or units at --level) are forecast")],
+    level: Level = None,
+    end: End = None,
+    horizon: Horizon = service.FORECAST_HORIZON,
+    members: Members = 200,
+    seed: Seed = 1,
+    change_date: Change = None,
+    view: View = "public",
+    dask: Dask = None,
+    workers: Workers = None,
+    output: Output = None,
+    fit_output: Annotated[Path | None, typer.Option(help="CSV of the fit report (parameters with intervals)")] = None,
+) -> None:
+    """Fit every unit's daily confirmed cases (negative binomial maximum likelihood on the metapopulation model)
+    and forecast them with an ensemble of seeded stochastic runs.
+
+    Writes jurisdiction, date, kind (observed / forecast), observed, fitted and the forecast quantiles q025, q25,
+    q50, q75, q975 (the 95% and 50% fans)."""
+    result, _ = _forecast(code, level, end, horizon, members, seed, change_date, view, dask, workers)
+    _write(result.frame(), output)
+    if fit_output is not None:
+        _write(result.fit_frame(), fit_output)
+    _fit_summary(result)
+
+
+scenario_app = typer.Typer(
+    help="Scenarios against the baseline forecast, with common random numbers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _scenario(name: str, contacts: float, from_day: int, regions: str | None, result_units: list[str]) -> Any:
+    picked = None
+    if regions:
+        codes = [c.strip() for c in regions.split(",") if c.strip()]
+        unknown = [c for c in codes if c not in result_units]
+        if unknown:
+            clikit.fail(
+                f"--regions: {', '.join(unknown)} is not among the forecast units ({', '.join(result_units[:8])})."
+            )
+        picked = tuple(result_units.index(c) for c in codes)
+    return forecast.Scenario(name or f"contacts x{contacts:g} from day {from_day}", contacts, from_day, None, picked)
+
+
+Contacts = Annotated[float, typer.Option(help="multiply contact rates by this factor (e.g. 0.5: halve; 1.5: lift)")]
+FromDay = Annotated[int, typer.Option(help="first forecast day the change applies to (0 = the first)")]
+Regions = Annotated[str | None, typer.Option(help="comma-separated unit codes the change applies to (default: all)")]
+Name = Annotated[str, typer.Option(help="a name for the scenario")]
+
+
+@scenario_app.command("run")
+def scenario_run(
+    code: Annotated[str, typer.Argument(help="jurisdiction whose children (or units at --level) are forecast")],
+    contacts: Contacts = 1.0,
+    from_day: FromDay = 0,
+    regions: Regions = None,
+    name: Name = "",
+    level: Level = None,
+    end: End = None,
+    horizon: Horizon = service.FORECAST_HORIZON,
+    members: Members = 200,
+    seed: Seed = 1,
+    change_date: Change = None,
+    view: View = "public",
+    dask: Dask = None,
+    workers: Workers = None,
+    output: Output = None,
+) -> None:
+    """Forecast under a scenario: the same fit and member seeds as the baseline, contacts changed from a day.
+    Writes the scenario's forecast in the layout of `accord forecast`."""
+    with clikit.session_scope() as session:
+        _, units = service.units_under(session, code, level)
+    scenario = _scenario(name, contacts, from_day, regions, [u.code for u in units])
+    _, shown = _forecast(code, level, end, horizon, members, seed, change_date, view, dask, workers, scenario)
+    assert shown is not None
+    _write(shown.frame(), output)
+    _fit_summary(shown)
+
+
+@scenario_app.command("compare")
+def scenario_compare(
+    code: Annotated[str, typer.Argument(help="jurisdiction whose children (or units at --level) are forecast")],
+    contacts: Contacts = 0.5,
+    from_day: FromDay = 0,
+    regions: Regions = None,
+    name: Name = "",
+    level: Level = None,
+    end: End = None,
+    horizon: Horizon = service.FORECAST_HORIZON,
+    members: Members = 200,
+    seed: Seed = 1,
+    change_date: Change = None,
+    view: View = "public",
+    dask: Dask = None,
+    workers: Workers = None,
+    output: Output = None,
+) -> None:
+    """Scenario vs baseline, member by member (common random numbers): per unit, quantiles of the total reported
+    cases over the horizon under the baseline, the scenario, and their difference."""
+    with clikit.session_scope() as session:
+        _, units = service.units_under(session, code, level)
+    scenario = _scenario(name, contacts, from_day, regions, [u.code for u in units])
+    result, alt = _forecast(code, level, end, horizon, members, seed, change_date, view, dask, workers, scenario)
+    assert alt is not None
+    table = service.scenario_comparison(result, alt, scenario.name)
+    _write(table, output)
+    total = table[["baseline_q50", "scenario_q50", "difference_q50"]].sum()
+    clikit.err.print(
+        f"{scenario.name}: median total {total['baseline_q50']:,.0f} -> {total['scenario_q50']:,.0f} cases over "
+        f"{horizon} days (sum of unit medians); same seeds, so differences are member by member.",
+        highlight=False,
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,11 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.routing import APIRoute
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from accord.analytics import service
+from accord.disclosure import mapview
 from accord.disclosure import pages as disclosure_pages
 from accord.disclosure.pages import Ctx
 from accord.errors import AccordError, NotFound, Problem
@@ -77,6 +80,26 @@ LABELS: dict[str, dict[str, str]] = {
         ),
         "data": "Data",
         "this": "this jurisdiction",
+        "map": "Latest Rt by area",
+        "map_note": "Colours: the latest posterior mean of Rt; grey: no estimate or withheld.",
+        "forecast": "Forecast of daily confirmed cases",
+        "forecast_lead": (
+            "Each area's reported cases are fitted by the metapopulation model (maximum likelihood) and continued "
+            "{horizon} days by {members} stochastic runs. Dark band: 50% of runs; light band: 95%; line: median; "
+            "dots: reported cases; thin line: the fit."
+        ),
+        "horizon": "Days ahead",
+        "members": "Runs",
+        "fit": "Fit",
+        "r0": "R0",
+        "r_now": "R now",
+        "rho": "Reporting share",
+        "median_total": "Median cases ahead",
+        "no_forecast": "No forecast",
+        "forecast_note": (
+            "One age group per area; parameters are uncertain (intervals in the fit table) and that uncertainty is "
+            "not in the fans, which show the randomness of transmission and reporting only."
+        ),
     },
     "zh": {
         "rt": "有效再生数 Rt",
@@ -115,6 +138,22 @@ LABELS: dict[str, dict[str, str]] = {
         ),
         "data": "数据",
         "this": "本地区",
+        "map": "各地区最新 Rt",
+        "map_note": "颜色：最新 Rt 后验均值；灰色：无估计或不予公布。",
+        "forecast": "每日确诊病例预测",
+        "forecast_lead": (
+            "用集合种群模型（最大似然）拟合各地区报告病例，并以 {members} 次随机模拟向后预测 {horizon} 天。"
+            "深色带：50% 的模拟；浅色带：95%；线：中位数；点：报告病例；细线：拟合值。"
+        ),
+        "horizon": "预测天数",
+        "members": "模拟次数",
+        "fit": "拟合",
+        "r0": "R0",
+        "r_now": "当前 R",
+        "rho": "报告比例",
+        "median_total": "预测病例中位数",
+        "no_forecast": "暂无预测",
+        "forecast_note": "每个地区一个年龄组；参数的不确定性见拟合表，预测带只反映传播和报告的随机性。",
     },
 }
 
@@ -269,6 +308,7 @@ def _rt(request: Request, session: Session, code: str, ext: str) -> Response:
     withheld = service.withheld_cells(result, disclosure_pages.policy_of(request))
     latest = result.latest(withheld)
     chart = _chart(result, withheld, ctx, node.code)
+    rt_map = rt_map_view(result, latest, ctx, node.code)
     return _render(
         "rt.html",
         request,
@@ -280,8 +320,26 @@ def _rt(request: Request, session: Session, code: str, ext: str) -> Response:
         latest=latest.to_dict(orient="records"),
         names={u.code: ctx.name(u) for u in result.units},
         chart_json=script_json(chart),
+        rt_map=rt_map,
+        rt_bins=RT_BINS,
         error=None,
     )
+
+
+#: Rt colour bins (lower edges); class rt0 = no estimate
+RT_BINS = (0.0, 0.8, 0.95, 1.05, 1.2, 1.5)
+
+
+def rt_map_view(result: service.RegionalRt, latest: pd.DataFrame, ctx: Ctx, root_code: str) -> mapview.MapView:
+    """The children's latest Rt as a choropleth of their stored boundaries (a grid cartogram where none are)."""
+    means = dict(zip(latest["jurisdiction"], latest["mean"], strict=True))
+    kids = [u for u in result.units if u.code != root_code]
+    items = [mapview.Item(u.code, ctx.name(u), _num(means.get(u.code)), u.boundary, u.lon, u.lat) for u in kids]
+    built = mapview.build(items)
+    shapes = tuple(
+        replace(sh, colour=0 if sh.value is None else sum(1 for b in RT_BINS if sh.value >= b)) for sh in built.shapes
+    )
+    return replace(built, shapes=shapes)
 
 
 def _twin(request: Request, session: Session, code: str, ext: str) -> Response:
@@ -319,3 +377,149 @@ def _chart(result: service.RegionalRt, withheld: Any, ctx: Ctx, root_code: str) 
             }
         )
     return {"series": series, "labels": {"rt": "Rt"}}
+
+
+# ---------------------------------------------------------------------------------------------- forecast
+FORECAST_SCRIPT = "/public/_analytics/forecast.js"
+#: a page runs at most this many members (the API and CLI take more)
+PAGE_MAX_MEMBERS = 300
+_CACHE: dict[tuple[Any, ...], service.RegionalForecast] = {}
+_CACHE_SIZE = 16
+
+
+class ForecastParams:
+    """The forecast page's URL state."""
+
+    def __init__(self, request: Request) -> None:
+        q = request.query_params
+        problems: list[Problem] = []
+        self.horizon = _parse(q.get("horizon"), int, service.FORECAST_HORIZON, "horizon", problems)
+        self.members = _parse(q.get("members"), int, 100, "members", problems)
+        self.seed = _parse(q.get("seed"), int, 1, "seed", problems)
+        self.level = (q.get("level") or "").strip() or None
+        change = (q.get("change_date") or "").strip()
+        self.change_date = None
+        if change:
+            try:
+                self.change_date = pd.Timestamp(change).date()
+            except ValueError:
+                problems.append(Problem(f"'{change[:40]}' is not a date (YYYY-MM-DD)", field="change_date"))
+        if not 1 <= self.members <= PAGE_MAX_MEMBERS:
+            problems.append(Problem(f"runs must be 1 to {PAGE_MAX_MEMBERS} on this page", field="members"))
+        if problems:
+            raise AccordError("invalid parameters", problems, status=400)
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "horizon": self.horizon if self.horizon != service.FORECAST_HORIZON else None,
+            "members": self.members if self.members != 100 else None,
+            "seed": self.seed if self.seed != 1 else None,
+            "level": self.level,
+            "change_date": self.change_date.isoformat() if self.change_date else None,
+        }
+
+
+def _cached_forecast(session: Session, code: str, params: ForecastParams) -> service.RegionalForecast:
+    """One calibration per page state and store version (the newest submission): published figures only."""
+    version = session.execute(text("SELECT MAX(id), COUNT(*) FROM submission")).one()
+    key = (
+        str(session.get_bind().engine.url),
+        code,
+        params.level,
+        params.horizon,
+        params.members,
+        params.seed,
+        params.change_date,
+        tuple(version),
+    )
+    hit = _CACHE.get(key)
+    if hit is not None:
+        return hit
+    result = service.regional_forecast(
+        session, code, level=params.level, horizon=params.horizon, members=params.members, seed=params.seed,
+        change_date=params.change_date, view="public",
+    )  # fmt: skip
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = result
+    return result
+
+
+@router.get(FORECAST_SCRIPT)
+def forecast_script() -> FileResponse:
+    return FileResponse(
+        HERE / "templates" / "forecast.js",
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+@router.get("/public/{code}/forecast")
+def forecast_page(request: Request, session: SessionDep, code: str) -> Response:
+    ctx = Ctx(request)
+    try:
+        node = places.get(session, code)
+    except NotFound:
+        return _render(
+            "notfound.html", request, ctx, 404, message=f"There is no jurisdiction with code '{code}'.", link="/public"
+        )
+    path = places.ancestors(session, node.id)
+    try:
+        params = ForecastParams(request)
+        ctx = Ctx(request, **params.state())
+        result = _cached_forecast(session, node.code, params)
+    except AccordError as exc:
+        status = 200 if exc.kind == "not-enough-data" else exc.status
+        return _render("forecast.html", request, ctx, status, node=node, path=path, error=str(exc), params=None,
+                       result=None)  # fmt: skip
+    fits = result.fit_frame().to_dict(orient="records")
+    return _render(
+        "forecast.html",
+        request,
+        ctx,
+        node=node,
+        path=path,
+        params=params,
+        result=result,
+        fits=fits,
+        names={u.code: ctx.name(u) for u in result.units},
+        chart_json=script_json(_forecast_chart(result, ctx)),
+        forecast_script=FORECAST_SCRIPT,
+        error=None,
+    )
+
+
+@router.get("/public/{code}/forecast.json")
+def forecast_json(request: Request, session: SessionDep, code: str) -> Response:
+    return _forecast_twin(request, session, code, "json")
+
+
+@router.get("/public/{code}/forecast.csv")
+def forecast_csv(request: Request, session: SessionDep, code: str) -> Response:
+    return _forecast_twin(request, session, code, "csv")
+
+
+def _forecast_twin(request: Request, session: Session, code: str, ext: str) -> Response:
+    result = _cached_forecast(session, code, ForecastParams(request))
+    meta = {**result.meta(), "fit": tables._jsonable(result.fit_frame())}
+    return tables.render(result.frame(), ext, f"{code}_forecast", meta)
+
+
+def _forecast_chart(result: service.RegionalForecast, ctx: Ctx) -> dict[str, Any]:
+    q = result.quantiles
+    past = [d.strftime("%Y-%m-%d") for d in result.dates]
+    future = [d.strftime("%Y-%m-%d") for d in result.forecast_dates]
+    series = []
+    for i, u in enumerate(result.units):
+        series.append(
+            {
+                "code": u.code,
+                "name": ctx.name(u),
+                "x": past,
+                "observed": [_num(v) for v in result.observed[:, i]],
+                "fitted": [_num(v) for v in result.fit.fitted[:, i]],
+                "xf": future,
+                "q": [[_num(v) for v in q[j, :, i]] for j in range(q.shape[0])],
+            }
+        )
+    return {"series": series[:CHART_VISIBLE], "more": max(0, len(series) - CHART_VISIBLE)}

@@ -39,10 +39,12 @@ capacity come from :func:`accord.epi.hospital.days_to_capacity` on a *trend proj
 
 from __future__ import annotations
 
+import hashlib
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,11 +53,13 @@ import pandas as pd
 from numpy.typing import NDArray
 from sqlalchemy.orm import Session
 
+from accord.db import db_timestamp, utcnow
 from accord.disclosure.suppression import SuppressionPolicy
-from accord.epi import hospital, rt, serial_interval
+from accord.epi import calibrate, forecast, hospital, nowcast, params, rt, serial_interval
 from accord.errors import AccordError, NotFound, Problem
 from accord.places import service as places
 from accord.places.model import Jurisdiction
+from accord.surveillance import rollup, store
 from accord.surveillance import service as surveillance
 
 FloatArray = NDArray[np.float64]
@@ -634,3 +638,394 @@ def project(last: FloatArray, growth: FloatArray, horizon: int) -> FloatArray:
     k = np.arange(horizon + 1, dtype=np.float64)
     g = np.nan_to_num(growth, nan=0.0)
     return np.asarray((last[:, None] + 1.0) * np.exp(g[:, None] * k) - 1.0, dtype=np.float64)
+
+
+# ------------------------------------------------------------------------------------------- nowcast
+@dataclass(frozen=True)
+class RegionalNowcast:
+    """Nowcast of the last days of every unit (rows) from the revision history: ``known`` is the reporting
+    triangle (units x days x delays, see :mod:`accord.epi.nowcast`), ``result`` its nowcast."""
+
+    root: Jurisdiction
+    units: list[Jurisdiction]
+    dates: pd.DatetimeIndex
+    as_of: datetime
+    indicator: str
+    known: FloatArray
+    result: nowcast.Nowcast
+
+    def frame(self, last: int | None = None) -> pd.DataFrame:
+        """One row per unit and day (the last ``last`` days, default all): the provisional value, its delay in
+        days, the nowcast and its credible bounds."""
+        n = len(self.dates) if last is None else min(last, len(self.dates))
+        cols = np.arange(len(self.dates) - n, len(self.dates))
+        r = self.result
+        rows = np.repeat(np.arange(len(self.units)), n)
+        cc = np.tile(cols, len(self.units))
+        return pd.DataFrame(
+            {
+                "jurisdiction": [self.units[i].code for i in rows],
+                "date": self.dates[cc],
+                "provisional": r.observed[rows, cc],
+                "delay": r.delay[rows, cc],
+                "completeness": np.where(
+                    r.delay[rows, cc] >= 0, r.completeness[np.maximum(r.delay[rows, cc], 0)], np.nan
+                ),
+                "nowcast": r.mean[rows, cc],
+                "lower": r.lower[rows, cc],
+                "upper": r.upper[rows, cc],
+            }
+        )
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            "jurisdiction": self.root.code,
+            "indicator": self.indicator,
+            "as_of": self.as_of.isoformat(),
+            "completeness_by_delay": [round(float(c), 6) for c in self.result.completeness],
+            "dispersion": self.result.dispersion,
+            "credible_level": self.result.level,
+            "method": "chain ladder on the revision history, over-dispersed Poisson predictive (docs/epi.md)",
+        }
+
+
+def reporting_triangle(
+    session: Session,
+    root_code: str,
+    *,
+    level: str | None = None,
+    indicator: str = "new_confirmed",
+    as_of: datetime | None = None,
+    days: int = 60,
+    max_delay: int = nowcast.MAX_DELAY,
+) -> tuple[Jurisdiction, list[Jurisdiction], pd.DatetimeIndex, FloatArray, datetime]:
+    """The reporting triangle of the root and its units (children, or every unit at ``level``) over the ``days``
+    days before the as-of day (midnight UTC of ``as_of``, default now): every revision of every jurisdiction in
+    the subtree, its delay (recording day minus reference day, UTC), rolled up the tree delay by delay, exactly as
+    the figures were known at the end of each day. Reads all revisions (provisional ones too)."""
+    if not 1 <= days <= 1000 or not 1 <= max_delay <= 120:
+        raise AccordError(
+            "invalid nowcast parameters",
+            [Problem("days must be 1 to 1000 and max_delay 1 to 120", field="days")],
+            status=400,
+        )
+    root, units = units_under(session, root_code, level)
+    if all(u.id != root.id for u in units):
+        units = [root, *units]
+    cut = (as_of or utcnow()).astimezone(UTC)
+    cut = datetime(cut.year, cut.month, cut.day, tzinfo=UTC)
+    start = cut.date() - timedelta(days=days)
+    dates = pd.date_range(start, periods=days, freq="D")
+    _, iid = surveillance._indicator(session, indicator)
+    name = store.dialect(session)
+    obs = store.read_frame(
+        session,
+        "SELECT o.jurisdiction_id, o.date, o.revision, o.value, o.recorded_at FROM observation o "
+        "JOIN jurisdiction_closure c ON c.descendant_id = o.jurisdiction_id AND c.ancestor_id = :root "
+        "WHERE o.indicator_id = :i AND o.disaggregation = '' AND o.recorded_at < :ts AND o.date >= :start "
+        "ORDER BY o.jurisdiction_id, o.date, o.revision",
+        {"root": root.id, "i": iid, "ts": db_timestamp(cut, name), "start": store.date_param(start, name)},
+    )
+    members = [(j.id, j.parent_id) for j, _ in places.subtree(session, root.id)]
+    pos = {jid: i for i, (jid, _) in enumerate(members)}
+    parents = np.array([pos.get(p, -1) if p is not None and jid != root.id else -1 for jid, p in members])
+    if obs.empty:
+        own = np.full((len(members), days, max_delay + 1), np.nan)
+    else:
+        ref = pd.to_datetime(obs["date"])
+        recorded = pd.to_datetime(obs["recorded_at"], utc=True).dt.tz_localize(None).dt.normalize()
+        own = nowcast.triangle_from_revisions(
+            np.asarray(obs["jurisdiction_id"].map(pos).to_numpy(), dtype=np.int64),
+            np.asarray(((ref - dates[0]) // pd.Timedelta(days=1)).to_numpy(), dtype=np.int64),
+            np.asarray(((recorded - ref) // pd.Timedelta(days=1)).to_numpy(), dtype=np.int64),
+            obs["value"].to_numpy(dtype=np.float64),
+            (len(members), days),
+            today=days - 1,
+            max_delay=max_delay,
+        )
+    _, eff = rollup.full_rollup(parents, own)
+    rows = np.array([pos[u.id] for u in units])
+    known = eff[rows]
+    observable = (days - 1 - np.arange(days))[:, None] >= np.arange(max_delay + 1)[None, :]
+    known = np.where(observable[None] & np.isnan(known), 0.0, known)  # nothing known yet counts 0
+    return root, units, dates, known, cut
+
+
+def regional_nowcast(
+    session: Session,
+    root_code: str,
+    *,
+    level: str | None = None,
+    indicator: str = "new_confirmed",
+    as_of: datetime | None = None,
+    days: int = 60,
+    max_delay: int = nowcast.MAX_DELAY,
+    credible_level: float = 0.95,
+) -> RegionalNowcast:
+    """Nowcast of the root and its units from the store's revision history (see :func:`reporting_triangle`)."""
+    root, units, dates, known, cut = reporting_triangle(
+        session, root_code, level=level, indicator=indicator, as_of=as_of, days=days, max_delay=max_delay
+    )
+    return RegionalNowcast(root, units, dates, cut, indicator, known, nowcast.nowcast(known, level=credible_level))
+
+
+# ------------------------------------------------------------------------------------------ forecast
+FORECAST_HORIZON = 14
+MAX_HORIZON = 60
+MAX_MEMBERS = 2000
+SEED_LEAD = 14
+#: the last days get their own transmission factor (when there are at least twice as many days)
+RECENT_DAYS = 14
+QUANTILE_COLUMNS = ["q025", "q25", "q50", "q75", "q975"]
+
+
+@dataclass(frozen=True)
+class RegionalForecast:
+    """Calibration of every unit to its daily confirmed cases and an ensemble forecast from it.
+
+    ``dates``: the observed days; ``observed``/``fitted``: days x units; ``forecast_dates`` and ``quantiles``
+    (5 x horizon x units, :data:`accord.epi.forecast.QUANTILES`) of reported cases."""
+
+    root: Jurisdiction
+    units: list[Jurisdiction]
+    dates: pd.DatetimeIndex
+    observed: FloatArray
+    fit: calibrate.Fit
+    ensemble: forecast.Ensemble
+    forecast_dates: pd.DatetimeIndex
+    change_date: date | None
+    view: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def quantiles(self) -> FloatArray:
+        return self.ensemble.quantiles("reported")
+
+    def frame(self) -> pd.DataFrame:
+        """One row per unit and day: observed and fitted cases on the observed days, forecast quantiles after."""
+        parts = []
+        q = self.quantiles
+        for i, u in enumerate(self.units):
+            past = pd.DataFrame(
+                {
+                    "date": self.dates,
+                    "kind": "observed",
+                    "observed": self.observed[:, i],
+                    "fitted": self.fit.fitted[:, i],
+                }
+            )
+            future = pd.DataFrame({"date": self.forecast_dates, "kind": "forecast"})
+            for j, col in enumerate(QUANTILE_COLUMNS):
+                future[col] = q[j, :, i]
+            both = pd.concat([past, future], ignore_index=True)
+            both.insert(0, "jurisdiction", u.code)
+            parts.append(both)
+        out = pd.concat(parts, ignore_index=True)
+        for col in ("observed", "fitted", *QUANTILE_COLUMNS):
+            if col not in out:
+                out[col] = np.nan
+        return out[["jurisdiction", "date", "kind", "observed", "fitted", *QUANTILE_COLUMNS]]
+
+    def fit_frame(self) -> pd.DataFrame:
+        """The fit report: one row per unit, parameters with 95% intervals, NB size, log-likelihood, R now."""
+        f = self.fit
+        out = pd.DataFrame({"jurisdiction": [u.code for u in self.units], "name": [u.name for u in self.units]})
+        for j, name in enumerate(calibrate.PARAMETERS):
+            out[name] = f.values[:, j]
+            out[f"{name}_lower"] = f.lower[:, j]
+            out[f"{name}_upper"] = f.upper[:, j]
+        out["r_now"] = f.r_after
+        out["nb_size"] = f.size
+        out["loglik"] = f.loglik
+        out["cases_observed"] = np.nansum(self.observed, axis=0)
+        out["cases_forecast_median"] = np.median(self.ensemble.output("reported").sum(axis=1), axis=0)
+        return out
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            "jurisdiction": self.root.code,
+            "view": self.view,
+            "members": int(self.ensemble.members.shape[0]),
+            "seed": self.ensemble.spec.seed,
+            "horizon": len(self.forecast_dates),
+            "change_date": self.change_date.isoformat() if self.change_date else None,
+            "quantiles": list(forecast.QUANTILES),
+            "converged": self.fit.converged,
+            "method": "negative binomial maximum likelihood, chain-binomial ensemble (docs/epi.md)",
+            "notes": self.notes,
+        }
+
+
+def daily_cases(
+    session: Session, root_code: str, level: str | None, end: date | None, view: str
+) -> tuple[Jurisdiction, list[Jurisdiction], pd.DatetimeIndex, FloatArray]:
+    """Daily new confirmed cases (total: reported total, else local + imported) of every unit, days x units
+    (NaN where a unit did not report), on the axis from the first to the last reported day."""
+    root, units = units_under(session, root_code, level)
+    frame = _case_figures(session, root, level, units, None, end, view)
+    by_code = {u.code: i for i, u in enumerate(units)}
+    frame = frame[frame["jurisdiction"].isin(by_code)]
+    dates = _axis(frame)
+    shape = (len(units), len(dates))
+    mats = {part: np.full(shape, np.nan) for part in ("", "local", "imported")}
+    if len(frame):
+        rows = frame["jurisdiction"].map(by_code).to_numpy(dtype=np.int64)
+        cols = ((frame["date"] - dates[0]) // pd.Timedelta(days=1)).to_numpy(dtype=np.int64)
+        for part, mat in mats.items():
+            pick = (frame["disaggregation"] == part).to_numpy()
+            mat[rows[pick], cols[pick]] = frame["value"].to_numpy(dtype=np.float64)[pick]
+    local, imported, _, reported, _ = split_origin(mats[""], mats["local"], mats["imported"])
+    total = np.where(reported, local + imported, np.nan)
+    return root, units, dates, np.asarray(total.T, dtype=np.float64)
+
+
+def check_forecast(horizon: int, members: int) -> None:
+    problems = []
+    if not 1 <= horizon <= MAX_HORIZON:
+        problems.append(Problem(f"the horizon must be 1 to {MAX_HORIZON} days, not {horizon}", field="horizon"))
+    if not 1 <= members <= MAX_MEMBERS:
+        problems.append(Problem(f"members must be 1 to {MAX_MEMBERS}, not {members}", field="members"))
+    if problems:
+        raise AccordError("invalid forecast parameters", problems, status=400)
+
+
+def forecast_setup(
+    units: list[Jurisdiction], dates: pd.DatetimeIndex, change_date: date | None
+) -> tuple[calibrate.FitSetup, list[str]]:
+    """One age group per unit (the store holds no contact matrices), population from the jurisdiction, seeding
+    :data:`SEED_LEAD` days before the first reported day."""
+    missing = [u.code for u in units if not u.population or u.population <= 0]
+    if missing:
+        raise AccordError(
+            "no population",
+            [
+                Problem(f"{c} has no population; a forecast needs one for every unit", field="population")
+                for c in missing[:5]
+            ],
+            status=422,
+        )
+    change_day = None
+    notes = ["one age group per unit (the store holds no contact matrices); seeding 14 days before the first report"]
+    if change_date is not None:
+        change_day = (pd.Timestamp(change_date) - dates[0]).days + SEED_LEAD
+        if not 0 < change_day < len(dates) + SEED_LEAD:
+            raise AccordError(
+                "invalid change date",
+                [
+                    Problem(
+                        f"{change_date} is not inside the observed days {dates[0].date()}..{dates[-1].date()}",
+                        field="change_date",
+                    )
+                ],
+                status=400,
+            )
+    days = len(dates) + SEED_LEAD
+    recent_day = days - RECENT_DAYS if len(dates) >= 2 * RECENT_DAYS else None
+    if recent_day is not None and change_day is not None and recent_day <= change_day:
+        recent_day = None
+    if recent_day is not None:
+        notes.append(f"transmission may change once more over the last {RECENT_DAYS} days (the R a forecast uses)")
+    p = params.covid19((0,))
+    setup = calibrate.FitSetup(
+        params=p,
+        population=np.array([[float(u.population or 0)] for u in units]),
+        contacts=np.ones((1, 1, 1)),
+        days=days,
+        observed_from=SEED_LEAD,
+        change_day=change_day,
+        recent_day=recent_day,
+        steps_per_day=1,
+    )
+    return setup, notes
+
+
+def regional_forecast(
+    session: Session,
+    root_code: str,
+    *,
+    level: str | None = None,
+    end: date | None = None,
+    horizon: int = FORECAST_HORIZON,
+    members: int = 100,
+    seed: int = 1,
+    change_date: date | None = None,
+    view: str = "public",
+    pool: Executor | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RegionalForecast:
+    """Calibrate every unit to its daily cases up to ``end`` (all units in one vectorised fit) and forecast
+    ``horizon`` days with an ensemble of ``members`` seeded stochastic runs on ``pool`` (inline when None)."""
+    check_forecast(horizon, members)
+    if view not in VIEWS:
+        raise AccordError(
+            "invalid view", [Problem(f"view must be one of {', '.join(VIEWS)}", field="view")], status=400
+        )
+    root, units, dates, observed = daily_cases(session, root_code, level, end, view)
+    if len(dates) < 14:
+        raise AccordError(
+            "not enough data for a forecast",
+            [Problem(f"a forecast needs at least 14 days of new_confirmed; {root.code} has {len(dates)}")],
+            status=422,
+            kind="not-enough-data",
+        )
+    setup, notes = forecast_setup(units, dates, change_date)
+    fit = _calibrated(setup, observed)
+    if not fit.converged:
+        notes.append(f"the fit did not converge: {fit.message}")
+    spec = forecast.spec_from_fit(fit, horizon, seed)
+    ens = forecast.run_ensemble(spec, members, pool=pool, progress=progress)
+    future = pd.date_range(dates[-1] + pd.Timedelta(days=1), periods=horizon, freq="D")
+    return RegionalForecast(root, units, dates, observed, fit, ens, future, change_date, view, notes)
+
+
+#: calibrations by content (observed series, populations, dates, change day): pages, API calls and scenarios on
+#: the same data share one fit
+_FITS: dict[str, calibrate.Fit] = {}
+_FITS_KEPT = 32
+
+
+def _calibrated(setup: calibrate.FitSetup, observed: FloatArray) -> calibrate.Fit:
+    digest = hashlib.sha256()
+    for part in (
+        observed,
+        np.asarray(setup.population),
+        np.array([setup.days, setup.observed_from, setup.change_day or -1]),
+    ):
+        digest.update(np.ascontiguousarray(part, dtype=np.float64).tobytes())
+    key = digest.hexdigest()
+    hit = _FITS.get(key)
+    if hit is None:
+        hit = calibrate.fit(setup, observed)
+        if len(_FITS) >= _FITS_KEPT:
+            _FITS.pop(next(iter(_FITS)))
+        _FITS[key] = hit
+    return hit
+
+
+def scenario_forecast(
+    result: RegionalForecast,
+    scenario: forecast.Scenario,
+    *,
+    pool: Executor | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RegionalForecast:
+    """The forecast of ``result`` under ``scenario``: same fit, same member seeds (common random numbers)."""
+    members = int(result.ensemble.members.shape[0])
+    alt = forecast.run_ensemble(scenario.apply(result.ensemble.spec), members, pool=pool, progress=progress)
+    return RegionalForecast(
+        result.root, result.units, result.dates, result.observed, result.fit, alt, result.forecast_dates,
+        result.change_date, result.view, [*result.notes, f"scenario: {scenario.name}"],
+    )  # fmt: skip
+
+
+def scenario_comparison(baseline: RegionalForecast, alternative: RegionalForecast, name: str) -> pd.DataFrame:
+    """Scenario vs baseline member by member: one row per unit with the quantiles of total reported cases over the
+    horizon under the baseline, the scenario, and their difference."""
+    cmp = forecast.Comparison(baseline.ensemble, alternative.ensemble, "reported")
+    q = cmp.quantiles()
+    out = pd.DataFrame({"jurisdiction": [u.code for u in baseline.units], "name": [u.name for u in baseline.units]})
+    for kind in ("baseline", "scenario", "difference"):
+        for j, col in enumerate(QUANTILE_COLUMNS):
+            out[f"{kind}_{col}"] = q[kind][j]
+    out["scenario"] = name
+    return out
