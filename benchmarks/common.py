@@ -53,7 +53,9 @@ def synthetic_tree(provinces: int, cities_per_province: int, communities: int, s
             rows.append((ccode, f"City {p}.{c}", "city", pcode, 0))
     owner = rng.choice(len(cities), size=communities)
     for i, k in enumerate(owner):
-        rows.append((f"{cities[k]}-{i:05d}", f"Community {i}", "community", cities[k], int(rng.integers(2_000, 30_000))))
+        rows.append(
+            (f"{cities[k]}-{i:05d}", f"Community {i}", "community", cities[k], int(rng.integers(2_000, 30_000)))
+        )
     return pd.DataFrame(rows, columns=["code", "name", "level", "parent_code", "population"]).assign(local_name="")
 
 

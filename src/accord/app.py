@@ -14,6 +14,7 @@ from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 
 from accord import __version__
+from accord.analytics import capacity_pages
 from accord.analytics import pages as analytics_pages
 from accord.db import engine_from_settings, session_factory, transaction, utcnow
 from accord.disclosure import pages as disclosure_pages
@@ -21,6 +22,7 @@ from accord.federation import pages as federation_pages
 from accord.healthcode import pages as healthcode_pages
 from accord.places.api import router as places_router
 from accord.policy import pages as policy_pages
+from accord.policy import scenario_pages
 from accord.resources import pages as resources_pages
 from accord.rumors import pages as rumor_pages
 from accord.settings import Settings, get_settings
@@ -72,7 +74,8 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
     disclosure_pages.install(app)
     analytics_pages.install(app)  # after disclosure too: /public/{code}/rt before the catch-alls
     rumor_pages.install(app)  # after disclosure: it moves its routes ahead of the /public catch-alls
-    for capability in (resources_pages, policy_pages, tracing_pages, healthcode_pages, federation_pages):
+    capabilities = (resources_pages, policy_pages, scenario_pages, capacity_pages, tracing_pages, healthcode_pages)
+    for capability in (*capabilities, federation_pages):
         capability.install(app)  # each through accord.web.mount.install_ahead, as above
     return app
 

@@ -17,6 +17,7 @@ from accord.federation import cli as federation_cli
 from accord.healthcode import cli as healthcode_cli
 from accord.places.cli import app as places_app
 from accord.policy import cli as policy_cli
+from accord.policy.scenario_cli import grid_command
 from accord.resources import cli as resources_cli
 from accord.rumors import cli as rumors_cli
 from accord.surveillance import cli as surveillance_cli
@@ -42,6 +43,7 @@ app.command("export")(surveillance_cli.export_command)
 app.command("bulletin")(disclosure_cli.bulletin)
 app.command("rt")(analytics_cli.rt_command)
 app.command("forecast")(analytics_cli.forecast_command)
+analytics_cli.scenario_app.command("grid")(grid_command)  # epidemic vs economy: the Pareto frontier
 app.add_typer(analytics_cli.scenario_app, name="scenario")
 app.add_typer(disclosure_cli.opendata_app, name="opendata")
 
@@ -83,8 +85,16 @@ def demo(
     seed: int = 7,
     days: int = 120,
     communities: int = 1000,
+    federation: Annotated[
+        bool, typer.Option("--federation", help="instead: a small federation, a hub and two countries")
+    ] = False,
 ) -> None:
     """Create a synthetic multi-level country with a seeded outbreak, reported through the real services."""
+    if federation:
+        from accord.federation.demo import run_federation_demo
+
+        run_federation_demo(clikit.err, seed=seed)
+        return
     from accord.demo import service as demo_service
 
     demo_service.run_demo(seed=seed, days=days, communities=communities, console=clikit.err)

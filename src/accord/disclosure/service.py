@@ -6,7 +6,6 @@ from the ``figure`` table's ``*_pub`` columns; provisional values never leave th
 
 from __future__ import annotations
 
-
 import threading
 import time
 from dataclasses import dataclass, field, replace

@@ -1,0 +1,445 @@
+"""Scenario services: scenario settings from a table of regions (CSV or the store), scenario grids for any
+jurisdiction of the store, and the real China 2020 set-up (provinces, recorded measures, mobility, cases) for the
+calibration and the Lai et al. counterfactuals.
+
+China 2020 (:func:`load_china_2020`, files from ``../shared/data``):
+
+- 31 mainland provinces, 2017 populations (Kraemer et al. 2020, ``china_population.txt``) x China's age structure in
+  16 bands (UN WPP via epydemix data); contacts: Prem et al. 2021 China matrices by setting;
+- measures: OxCGRT records for China's provinces only the stringency index (daily, per province); the indicators
+  are national (legacy panel). Each province's contact scaling is the effect of China's national bundle on
+  29 February 2020 raised to the province's stringency over the national one that day
+  (:func:`accord.policy.effects.from_index`);
+- mobility: Hubei's residents spend 2% of their time in other provinces in proportion to Baidu's Wuhan outflow
+  shares (1-22 January 2020), following Baidu's daily Wuhan outflow index (Kraemer et al.); without measures the
+  index stays at its 1-22 January mean after 22 January (no cordon); other provinces' residents stay home;
+- cases: cumulative confirmed per province (canghailan), fitted from 20 January (when testing became available
+  across China) to 29 February 2020.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from sqlalchemy.orm import Session
+
+from accord.epi import metapop as mp
+from accord.epi import params
+from accord.errors import AccordError, Problem
+from accord.policy import effects, oxcgrt
+from accord.policy import scenarios as sc
+
+FloatArray = NDArray[np.float64]
+
+START = pd.Timestamp("2019-12-01")
+END = pd.Timestamp("2020-02-29")
+FIT_FROM = pd.Timestamp("2020-02-01")
+SETTINGS = ("home", "school", "work", "community")
+#: share of their time Hubei's residents spend in other provinces at the Spring Festival travel peak (see
+#: tests/epi/test_metapop_china_arrival.py for the reasoning)
+HUBEI_AWAY = 0.02
+#: onset-to-confirmation delay, days: mean 7, sd 4 (assumption in the range Li et al. NEJM 2020 report for
+#: onset-to-visit 4.6-5.8 days plus testing)
+DELAY_MEAN = 7.0
+DELAY_SD = 4.0
+#: the calibration's fixed values: R0 of Li et al. NEJM 2020 (fitting it as well drives it to 3.5-4.7, see
+#: docs/scenarios.md), and the share of symptomatic cases confirmed (Hao et al., Nature 2020: ~87% of infections in
+#: Wuhan unascertained, i.e. ~13% of infections or ~30% of symptomatic ones)
+R0_FIXED = 2.2
+REPORTING = 0.3
+#: Lai et al., Nature 2020;585:410: cases by 29 Feb 2020 under the actual measures, without measures (x-fold, IQR),
+#: and the reduction with measures 1, 2, 3 weeks earlier
+LAI = {
+    "actual_cases": 114_325,
+    "fold_without": 67.0,
+    "fold_iqr": (44.0, 94.0),
+    "earlier_reduction": {1: 0.66, 2: 0.86, 3: 0.95},
+}
+
+
+@dataclass(frozen=True, eq=False)
+class China2020:
+    names: list[str]
+    dates: pd.DatetimeIndex
+    population: FloatArray
+    contacts: FloatArray
+    stringency: FloatArray
+    reference_levels: NDArray[np.int64]
+    reference_index: float
+    mobility: FloatArray
+    outflow: FloatArray
+    baseline_outflow: FloatArray
+    observed: FloatArray
+    hubei: int
+
+    def fit_data(self, table: effects.EffectTable | None = None, steps_per_day: int = 2) -> sc.FitData:
+        kappa, _ = effects.from_index(self.stringency, self.reference_levels, self.reference_index, table)
+        log_kappa, _ = sc.log_schedule(kappa, np.ones(self.stringency.shape))
+        p = params.covid19()
+        beta = mp.beta_for_r0(p, self.contacts, self.population.sum(axis=0), params.R0)
+        template = mp.Metapop(p, self.population, self.contacts, beta, mobility=self.mobility)
+        return sc.FitData(
+            template=template,
+            days=len(self.dates),
+            log_kappa=log_kappa,
+            log_mobility=np.zeros(self.stringency.shape),
+            mobility_scale=self.mobility_schedule(self.outflow),
+            seed_region=self.hubei,
+            seed_ages=tuple(range(4, 13)),
+            observed=self.observed,
+            delay=sc.delay_pmf(DELAY_MEAN, DELAY_SD),
+            steps_per_day=steps_per_day,
+        )
+
+    def mobility_schedule(self, outflow: FloatArray) -> FloatArray:
+        mob = np.ones((len(self.dates), len(self.names)))
+        mob[:, self.hubei] = outflow
+        return mob
+
+    @property
+    def end_day(self) -> int:
+        return len(self.dates) - 1
+
+
+def levels_from_frame(
+    long: pd.DataFrame, regions: Sequence[str], dates: Sequence[dt.date]
+) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """Daily levels and general flags (days x regions x indicators) from a long OxCGRT frame of
+    :func:`accord.policy.oxcgrt.read_oxcgrt`: a region's actual measure history, ready for the model."""
+    return effects.levels_from_long(
+        long["region"].astype(str).tolist(),
+        list(long["date"]),
+        long["indicator"].astype(str).tolist(),
+        long["level"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan),
+        long["flag"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan),
+        list(regions),
+        list(dates),
+    )
+
+
+def _need(path: Path) -> Path:
+    if not path.exists():
+        raise AccordError("missing data", [Problem("file not found", file=str(path))])
+    return path
+
+
+def load_china_2020(data: Path) -> China2020:
+    """Read the China 2020 set-up from the shared data folder (see the module docstring)."""
+    kraemer = data / "china-mobility-kraemer2020"
+    contacts_dir = data / "population-contacts-epydemix"
+    ox = data / "oxcgrt-policy"
+    names_t = pd.read_csv(_need(kraemer / "region_translation.csv"))
+    names_t = names_t[~names_t.province.isin(["Hong Kong", "Macao", "Taiwan"])].reset_index(drop=True)
+    names = names_t.province.tolist()
+    pop = pd.read_csv(_need(kraemer / "china_population.txt"), sep="\t").set_index("Province")["2017"]
+    ages = pd.read_csv(_need(contacts_dir / "age_distributions_all_locations_long.csv"))
+    single = ages[ages.location == "China"].population.to_numpy(dtype=float)
+    share = np.add.reduceat(single, np.arange(0, 80, 5))
+    share /= share.sum()
+    population = np.round(pop.reindex(names).to_numpy(dtype=float)[:, None] * share)
+    prem = pd.read_csv(_need(contacts_dir / "contact_matrices_prem_2021_all_settings.csv"))
+    china = prem[prem.location == "China"]
+    mats = np.stack([china[china.setting == s].iloc[:, 3:].to_numpy(dtype=float) for s in SETTINGS])
+    dates = pd.date_range(START, END)
+
+    # measures: provincial stringency (NaN before the series starts -> 0), national reference bundle
+    index = oxcgrt.read_index_timeseries(_need(ox / "OxCGRT_timeseries_StringencyIndex_v1.csv"))
+    chn = index[index.country == "CHN"]
+    prov = chn[chn.region.str.startswith("CHN_")].assign(date=lambda f: pd.to_datetime(f.date))
+    wide_si = prov.pivot_table(index="date", columns="region_name", values="value").reindex(dates)
+    stringency = wide_si.reindex(columns=names).fillna(0.0).to_numpy(dtype=float)
+    national = chn[chn.region == "CHN"].assign(date=lambda f: pd.to_datetime(f.date)).set_index("date").value
+    levels = oxcgrt.read_oxcgrt(_need(ox / "oxcgrt_legacy_national_daily_2020_long.csv"))
+    ref = levels[(levels.region == "CHN") & (pd.to_datetime(levels.date) == END)]
+    ref = ref[ref["level"].notna() & ref["indicator"].isin(list(effects.MAX_LEVEL))]
+    reference = effects.bundle(
+        dict(zip(ref["indicator"].astype(str), ref["level"].astype(int).tolist(), strict=True)),
+    )
+
+    # mobility: Hubei's row (Baidu shares), scaled daily by the outflow index
+    flows = pd.read_csv(_need(kraemer / "human_mobility_from_wuhan.csv"), parse_dates=["date"])
+    pct = flows[flows.date <= "2020-01-22"].groupby("province").percentage.mean().reindex(names).fillna(0.0)
+    hubei = names.index("Hubei")
+    n = len(names)
+    away = np.where(np.arange(n) == hubei, 0.0, pct.to_numpy())
+    mobility = np.eye(n)
+    mobility[hubei] = HUBEI_AWAY * away / away.sum()
+    mobility[hubei, hubei] = 1 - HUBEI_AWAY
+    scale = pd.read_csv(_need(kraemer / "migration_scale_from_wuhan.csv"), parse_dates=["date"]).set_index("date").scale
+    scale = scale[scale.index >= "2020-01-01"]
+    daily = scale.reindex(dates).bfill().ffill().to_numpy()
+    pre = scale[scale.index <= "2020-01-22"].mean()
+    base = np.where(dates <= pd.Timestamp("2020-01-22"), daily, pre)
+    top = max(daily.max(), base.max())
+
+    # cases: cumulative confirmed per province
+    cases = pd.read_csv(_need(data / "china-covid19-canghailan" / "china_covid19_daily_dec2019_apr2020.csv"),
+                        usecols=["date", "countryCode", "province", "city", "confirmed"])  # fmt: skip
+    pc = cases[(cases.countryCode == "CN") & cases.province.notna() & cases.city.isna()]
+    zh = dict(zip(names_t.ADM1_ZH, names_t.province, strict=True))
+    pc = pc.assign(name=pc.province.map(zh), date=pd.to_datetime(pc.date)).dropna(subset=["name"])
+    cum = pc.pivot_table(index="date", columns="name", values="confirmed", aggfunc="max").reindex(dates)
+    cum = cum.reindex(columns=names).ffill().fillna(0.0)
+    observed = cum.to_numpy(dtype=float, copy=True)
+    observed[dates < FIT_FROM] = np.nan
+    return China2020(
+        names=names,
+        dates=dates,
+        population=population,
+        contacts=mats,
+        stringency=stringency,
+        reference_levels=reference,
+        reference_index=float(national.get(END, np.nan)),
+        mobility=mobility,
+        outflow=daily / top,
+        baseline_outflow=base / top,
+        observed=observed,
+        hubei=hubei,
+    )
+
+
+# ------------------------------------------------------------------------------------- settings from a table
+#: mean daily contacts per setting (home, school, work, community) for a one-age-group model when no contact
+#: matrices are given: an assumption of the order of Prem et al. (2017) country averages (~13 contacts a day)
+DEFAULT_CONTACTS = (4.0, 2.0, 3.5, 3.5)
+#: share of their time residents spend in other regions when no mobility is given (assumption; spread over the
+#: other regions in proportion to their population)
+DEFAULT_TRAVEL = 0.05
+REGION_COLUMNS = ("code", "population", "infected", "icu_beds")
+
+
+def read_regions(source: str | Path | bytes | IO[bytes], name: str = "regions.csv") -> pd.DataFrame:
+    """Regions for a scenario grid from CSV: ``code``, ``population`` (> 0), ``infected`` (people infected now,
+    >= 0; default 0) and ``icu_beds`` (>= 0; empty = unknown). Errors name the line and field."""
+    if isinstance(source, Path):
+        if not source.is_file():
+            raise AccordError("no regions file", [Problem("no such file", file=str(source))])
+        name, data = source.name, source.read_bytes()
+    elif isinstance(source, str | bytes):
+        data = source.encode() if isinstance(source, str) else source
+    else:
+        data = source.read()
+    try:
+        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError):
+        raise AccordError(
+            "unreadable regions file", [Problem("not a UTF-8 CSV file with a header", file=name)]
+        ) from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    for col in ("code", "population"):
+        if col not in frame.columns:
+            raise AccordError("invalid regions file", [Problem(f"missing column '{col}'", file=name, line=1)])
+    if frame.empty:
+        raise AccordError("invalid regions file", [Problem("no regions", file=name, line=2)])
+    out = pd.DataFrame({"code": frame["code"].str.strip()})
+    problems = []
+    for col, low, required in (("population", 1.0, True), ("infected", 0.0, False), ("icu_beds", 0.0, False)):
+        text = frame[col].str.strip() if col in frame.columns else pd.Series([""] * len(frame))
+        values = pd.to_numeric(text.where(text != "", None), errors="coerce").astype(float)
+        bad = ((text != "") & ~(np.isfinite(values) & (values >= low))) | ((text == "") & required)
+        for i in np.flatnonzero(bad.to_numpy())[:5]:
+            problems.append(
+                Problem(f"'{text.iat[i]}' is not a number >= {low:g}", file=name, line=int(i) + 2, field=col)
+            )
+        out[col] = values.fillna(0.0) if col == "infected" else values
+    if (out["infected"] > out["population"]).any():
+        i = int(np.flatnonzero((out["infected"] > out["population"]).to_numpy())[0])
+        problems.append(Problem("more infected than residents", file=name, line=i + 2, field="infected"))
+    for i in np.flatnonzero(out["code"].duplicated().to_numpy())[:5]:
+        problems.append(Problem(f"'{out['code'].iat[i]}' appears twice", file=name, line=int(i) + 2, field="code"))
+    if problems:
+        raise AccordError("invalid regions file", problems)
+    return out
+
+
+def population_travel(population: FloatArray, travel: float = DEFAULT_TRAVEL) -> FloatArray:
+    """Row-stochastic mobility: each region spends ``travel`` of its time in the others, in proportion to their
+    population; one region: nobody travels."""
+    n = population.size
+    if n == 1:
+        return np.ones((1, 1))
+    others = np.broadcast_to(population[None, :], (n, n)).copy()
+    np.fill_diagonal(others, 0.0)
+    m = travel * others / others.sum(axis=1, keepdims=True)
+    np.fill_diagonal(m, 1.0 - travel)
+    return np.asarray(m, dtype=np.float64)
+
+
+def build_setting(
+    regions: pd.DataFrame,
+    days: int,
+    *,
+    contacts: FloatArray | None = None,
+    age_share: FloatArray | None = None,
+    mobility: FloatArray | None = None,
+    r0: float = params.R0,
+    steps_per_day: int = 2,
+    check_every: int = 7,
+) -> sc.Setting:
+    """A scenario setting from :func:`read_regions`' table: the infected start in the latent stage spread over
+    ages like the population; contacts ``settings x ages x ages`` with ``age_share`` (default: one age group with
+    :data:`DEFAULT_CONTACTS`); mobility default :func:`population_travel`; transmission from ``r0``."""
+    if contacts is None:
+        contacts = np.asarray(DEFAULT_CONTACTS, dtype=np.float64)[:, None, None]
+        age_share = np.ones(1)
+        prm = params.covid19(bands=(0,))
+    else:
+        prm = params.covid19()
+    share = np.asarray(age_share if age_share is not None else np.full(contacts.shape[1], 1 / contacts.shape[1]))
+    pop_total = regions["population"].to_numpy(dtype=float)
+    population = np.round(pop_total[:, None] * share[None, :] / share.sum())
+    infected = np.minimum(
+        np.round(regions["infected"].to_numpy(dtype=float)[:, None] * share / share.sum()), population
+    )
+    beta = mp.beta_for_r0(prm, contacts, population.sum(axis=0), r0)
+    move = population_travel(pop_total) if mobility is None else mobility
+    model = mp.Metapop(prm, population, contacts, beta, mobility=move)
+    icu = regions["icu_beds"].to_numpy(dtype=float) if "icu_beds" in regions else None
+    icu_capacity = None if icu is None or np.isnan(icu).all() else icu
+    return sc.Setting(model=model, initial=mp.initial_state(population, infected), days=days,
+                      icu_capacity=icu_capacity, steps_per_day=steps_per_day, check_every=check_every)  # fmt: skip
+
+
+def prem_contacts(path: Path, location: str = "China") -> tuple[FloatArray, FloatArray]:
+    """Prem et al. 2021 contact matrices by setting (settings x 16 x 16) for ``location`` from the epydemix-format
+    CSV (``location, setting, ...``), and that location's age shares in the 16 bands from the sibling age file when
+    present (uniform otherwise)."""
+    prem = pd.read_csv(_need(path))
+    here = prem[prem.location == location]
+    if here.empty:
+        raise AccordError("unknown location", [Problem(f"no contact matrices for '{location}'", file=path.name)])
+    mats = np.stack([here[here.setting == s].iloc[:, 3:].to_numpy(dtype=float) for s in SETTINGS])
+    ages_file = path.with_name("age_distributions_all_locations_long.csv")
+    share = np.full(16, 1 / 16)
+    if ages_file.exists():
+        ages = pd.read_csv(ages_file)
+        single = ages[ages.location == location].population.to_numpy(dtype=float)
+        if single.size:
+            share = np.add.reduceat(single, np.arange(0, 80, 5))
+            share = share / share.sum()
+    return mats, share
+
+
+# ------------------------------------------------------------------------------------- grids from the store
+#: share of infections confirmed (see accord.analytics.capacity), and the days of cases counted as active
+STORE_REPORTING = 0.3
+ACTIVE_DAYS = 14
+MAX_GRID = 60
+MAX_DAYS = 365
+
+
+@dataclass(frozen=True, eq=False)
+class StoreGrid:
+    root_code: str
+    root_name: str
+    regions: pd.DataFrame
+    start: str
+    days: int
+    outcomes: list[sc.Outcome]
+    records: list[dict[str, object]]
+    #: units with measures in force from the registry (the background of every scenario)
+    units_with_measures: int = 0
+
+
+def regions_from_store(
+    session: Session, root_code: str, level: str | None, view: str = "public"
+) -> tuple[Any, pd.DataFrame, str]:
+    """The units under ``root_code`` as a regions table: population, infected now (confirmed cases of the last
+    14 days / 0.3) and ICU beds (latest ``icu_capacity``; empty where not reported)."""
+    from accord.analytics import service as analytics
+    from accord.surveillance import service as surveillance
+
+    root, units = analytics.units_under(session, root_code, level)
+    units = [u for u in units if (u.population or 0) > 0]
+    if not units:
+        raise AccordError(
+            "no units", [Problem(f"{root_code} has no units with a population", field="jurisdiction")], 404
+        )
+    codes = [u.code for u in units]
+    kwargs = {"max_distance": 1} if level is None else {}
+    frame = surveillance.figures_at_level(session, root.code, level, ["new_confirmed", "icu_capacity"], None, None,
+                                          view, **kwargs)  # fmt: skip
+    frame = frame[frame["jurisdiction"].isin(codes) & (frame["disaggregation"] == "")]
+    start = pd.Timestamp(max(frame["date"])) if len(frame) else pd.Timestamp.today().normalize()
+    cases = frame[
+        (frame["indicator"] == "new_confirmed")
+        & (pd.to_datetime(frame["date"]) > start - pd.Timedelta(days=ACTIVE_DAYS))
+    ]
+    confirmed = cases.groupby("jurisdiction")["value"].sum().reindex(codes).fillna(0.0)
+    icu = frame[frame["indicator"] == "icu_capacity"].sort_values("date").groupby("jurisdiction").tail(1)
+    pop = np.array([float(u.population or 0) for u in units])
+    table = pd.DataFrame({
+        "code": codes, "name": [u.name for u in units], "population": pop,
+        "infected": np.minimum(np.round(confirmed.to_numpy() / STORE_REPORTING), pop),
+        "icu_beds": icu.set_index("jurisdiction")["value"].reindex(codes).to_numpy(dtype=float),
+    })  # fmt: skip
+    return root, table, start.date().isoformat()
+
+
+def store_grid(
+    session: Session,
+    root_code: str,
+    *,
+    level: str | None = None,
+    days: int = 180,
+    timings: Sequence[int] = (0, 14, 28),
+    intensities: Sequence[str] = ("distancing", "partial lockdown", "full lockdown"),
+    durations: Sequence[int | None] = (30, 60, 90),
+    relax_rt: float | None = None,
+    health: str = "deaths",
+    view: str = "public",
+) -> StoreGrid:
+    """A scenario grid (plus the no-new-measures baseline) for the units under a jurisdiction, in this process."""
+    problems = []
+    if not 1 <= days <= MAX_DAYS:
+        problems.append(Problem(f"the horizon is 1 to {MAX_DAYS} days, not {days}", field="days"))
+    if len(timings) * len(intensities) * len(durations) > MAX_GRID:
+        problems.append(Problem(f"at most {MAX_GRID} scenarios in one grid", field="grid"))
+    if health not in sc.HEALTH_METRICS:
+        problems.append(Problem(f"unknown health metric '{health}'", field="health"))
+    if problems:
+        raise AccordError("invalid scenario grid", problems, status=400)
+    root, table, start = regions_from_store(session, root_code, level, view)
+    first = dt.date.fromisoformat(start) + dt.timedelta(days=1)
+    levels, general = registry_levels(session, table["code"].tolist(), first, days)
+    setting = build_setting(table, days)
+    setting = dataclasses.replace(setting, background=levels, background_general=general)
+    try:
+        scenarios = [sc.baseline(), *sc.grid(timings, intensities, durations, relax_rt=relax_rt)]
+        for s in scenarios:
+            s.check(days, setting.model.regions)
+    except ValueError as exc:
+        raise AccordError("invalid scenario grid", [Problem(str(exc))], status=400) from None
+    outcomes = sc.run_grid(setting, scenarios)
+    in_force = int((levels > 0).any(axis=(0, 2)).sum())
+    return StoreGrid(root.code, root.name, table, start, days, outcomes, sc.frontier_records(outcomes, health),
+                     in_force)  # fmt: skip
+
+
+def registry_levels(
+    session: Session, codes: list[str], first: dt.date, days: int
+) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """Levels (days x regions x indicators) and general flags of the measures the registry has in force at each
+    place (directives down the tree included), from ``first`` for ``days`` days: the background a scenario adds to."""
+    from accord.policy import service as registry
+
+    levels = np.zeros((days, len(codes), len(effects.INDICATORS)), dtype=np.int64)
+    general = np.ones(levels.shape, dtype=bool)
+    last = first + dt.timedelta(days=days - 1)
+    for k, code in enumerate(codes):
+        lv, fl = registry.levels_over_time(session, code, first, last)
+        for ind in lv.columns:
+            if ind in effects.MAX_LEVEL:
+                j = effects.INDICATORS.index(ind)
+                levels[:, k, j] = lv[ind].to_numpy(dtype=np.int64)
+                general[:, k, j] = fl[ind].to_numpy() != 0
+    return levels, general
