@@ -1,9 +1,11 @@
-"""Run every benchmark of the spine, one after the other, and print a summary of their JSON results.
+"""Run every benchmark, one after the other, and print a summary of their JSON results.
 
-The SQLite store the ingest benchmark fills is handed to the series-query benchmark, so the queries run
-against the full load. ``--small`` is passed through (smoke check, a few minutes in all).
+The spine's first: the SQLite store the ingest benchmark fills is handed to the series-query benchmark, so the
+queries run against the full load. Then each capability's, each beside its peer tool. ``--small`` runs every
+one at a smoke-check size (several minutes in all); ``--only NAME`` runs the benchmarks whose file name
+contains NAME. Full sizes take well over an hour on two cores; the figures are in docs/benchmarks.md.
 
-    uv run python benchmarks/run_all.py [--small]
+    uv run python benchmarks/run_all.py [--small] [--only NAME]
 """
 
 from __future__ import annotations
@@ -33,6 +35,28 @@ def load(name: str) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+#: script, arguments at full size, arguments at smoke-check size
+CAPABILITIES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("overview_page.py", (), ("--small",)),
+    ("rt_vs_epyestim.py", (), ("--regions", "100", "--days", "120")),
+    ("metapop_scale.py", (), ("--regions", "100", "--days", "60", "--members", "4")),
+    ("forecast_skill.py", (), ("--cutoffs", "2020-02-08", "--members", "20")),
+    ("forecast_ensemble.py", (), ("--members", "10", "--regions", "50", "--days", "14")),
+    ("hospital_vs_chime.py", ("--chime-regions", "200"), ("--regions", "300", "--chime-regions", "20")),
+    ("rumor_matcher.py", (), ("--claims", "2000", "--messages", "200")),
+    ("allocation_scale.py", (), ("--regions", "300", "--depots", "10", "--skip-minmax")),
+    ("allocation_pooling.py", (), ()),
+    ("resources_ledger.py", (), ("--small",)),
+    ("policy_oxcgrt_risk.py", (), ("--regions", "300", "--days", "60", "--store-communities", "300")),
+    ("scenario_grid.py", (), ("--regions", "30", "--days", "60", "--skip-dask")),
+    ("counterfactual_china.py", (), ("--evaluations", "40")),
+    ("tracing_scale.py", (), ("--small",)),
+    ("healthcode_dcc_agreement.py", (), ("--no-pictures",)),
+    ("healthcode_throughput.py", (), ("--codes", "300", "--persons", "100000")),
+    ("federation_push.py", (), ("--small",)),
+)
+
+
 def summary_rows() -> list[list[Any]]:
     rows: list[list[Any]] = []
     for r in load("canghailan_import").get("runs", []):
@@ -58,15 +82,29 @@ def summary_rows() -> list[list[Any]]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--small", action="store_true")
-    small = ["--small"] if p.parse_args().small else []
+    p.add_argument("--only", default="", help="run only the benchmarks whose file name contains this")
+    args = p.parse_args()
+    small = ["--small"] if args.small else []
     codes: dict[str, tuple[int, float]] = {}
+    if args.only:
+        for script, full, quick in CAPABILITIES:
+            if args.only in script:
+                codes[script] = run(script, *(quick if args.small else full))
+        _report(codes)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "ingest_backfill.db"
         codes["canghailan_import"] = run("canghailan_import.py", *small)
         codes["ingest"] = run("ingest.py", *small, "--keep-db", str(db), "--workdir", tmp)
         series_args = ["--db", str(db)] if db.is_file() else []
         codes["series_query"] = run("series_query.py", *small, *series_args)
-    print_table("Benchmarks: summary", ["benchmark", "result", "seconds"], summary_rows())
+    print_table("Benchmarks of the spine: summary", ["benchmark", "result", "seconds"], summary_rows())
+    for script, full, quick in CAPABILITIES:
+        codes[script] = run(script, *(quick if args.small else full))
+    _report(codes)
+
+
+def _report(codes: dict[str, tuple[int, float]]) -> None:
     for name, (code, seconds) in codes.items():
         print(f"{name}: {'ok' if code == 0 else f'FAILED (exit {code})'} in {seconds:,.0f} s")
     sys.exit(max(code for code, _ in codes.values()))

@@ -216,3 +216,12 @@ def test_with_suppression_on_the_public_api_refuses_deep_units(engine, tmp_path:
             == 200
         )
         assert c.get("/api/v1/series", params=deep, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_installing_a_capability_twice_adds_its_routes_once(tmp_path: Path) -> None:
+    from accord.tracing import pages as tracing_pages
+
+    app = create_app(Settings(data_dir=tmp_path))
+    before = len(app.router.routes)
+    tracing_pages.install(app)
+    assert len(app.router.routes) == before

@@ -22,5 +22,11 @@ def install_ahead(app: FastAPI, *routers: APIRouter) -> None:
 
 
 def _included(app: FastAPI, router: APIRouter) -> bool:
+    """Whether ``router`` is in the app already: FastAPI wraps an included router (``original_router``)."""
     paths = {(r.path, frozenset(r.methods or ())) for r in router.routes if isinstance(r, APIRoute)}
-    return any(isinstance(r, APIRoute) and (r.path, frozenset(r.methods or ())) in paths for r in app.router.routes)
+    for r in app.router.routes:
+        if getattr(r, "original_router", None) is router:
+            return True
+        if isinstance(r, APIRoute) and (r.path, frozenset(r.methods or ())) in paths:
+            return True
+    return False
