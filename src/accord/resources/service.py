@@ -309,17 +309,20 @@ def held_at(session: Session, accounts: Any, day: date, resource_id: int | None 
     subquery of account ids): the running balance less the legs booked for later days (usually none), so the
     cost does not grow with the length of the books."""
     now = select(Balance.account_id, Balance.resource_id, Balance.quantity).where(Balance.account_id.in_(accounts))
+    # legs dated after ``day``, found through the transactions' day index (no account filter in SQL: SQLite would
+    # then walk every leg of the accounts instead); kept when their account is among those asked for
+    # (summed here, not GROUP BY: SQLite would walk the whole (account, resource, day) index to avoid a sort)
     later = (
-        select(Entry.account_id, Entry.resource_id, func.sum(Entry.quantity))
+        select(Entry.account_id, Entry.resource_id, Entry.quantity)
         .join(Transaction, Transaction.id == Entry.txn_id)
-        .where(Transaction.day > day, Entry.account_id.in_(accounts))
-        .group_by(Entry.account_id, Entry.resource_id)
+        .where(Transaction.day > day)
     )
     if resource_id is not None:
         now, later = now.where(Balance.resource_id == resource_id), later.where(Entry.resource_id == resource_id)
     out = {(a, r): int(q) for a, r, q in session.execute(now).all()}
     for a, r, q in session.execute(later).all():
-        out[(a, r)] = out.get((a, r), 0) - int(q)
+        if (a, r) in out:  # every account with a leg has a balance row
+            out[(a, r)] -= int(q)
     return [(a, r, q) for (a, r), q in out.items()]
 
 
@@ -562,8 +565,7 @@ def stock(
         session.execute(
             select(Entry.account_id, Entry.resource_id, func.sum(Entry.quantity))
             .join(Transaction, Transaction.id == Entry.txn_id)
-            .where(
-                Entry.account_id.in_(holding),
+            .where(  # no account filter: through the day index (see held_at); the merge below keeps the subtree's
                 Transaction.kind == Movement.CONSUME.value,
                 Entry.quantity < 0,
                 Transaction.day >= start,
@@ -1796,10 +1798,9 @@ def _region_totals(
             Transaction.day > day - timedelta(days=window),
             Transaction.day <= day,
             Entry.quantity < 0,
-            Entry.account_id.in_(chosen),
         )
         .group_by(Entry.account_id, Entry.resource_id)
-    ).all()
+    ).all()  # every account's use in the window, through the day index; the subtree's are picked below
     for out, rows, sign in ((on_hand, held_at(session, chosen, day), 1), (used, spent, -1)):
         picked = [(region_of[a], rpos[r], int(q)) for a, r, q in rows if a in region_of and r in rpos]
         if picked:
