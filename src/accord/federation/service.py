@@ -765,7 +765,7 @@ def _publish(session: Session, frame: pd.DataFrame, now: datetime) -> None:
             )
             .values(status="approved", approved_at=now, auto_published=True)
         )
-    surveillance._publish_days(session, approved_at=now)
+    surveillance.publish_days(session, approved_at=now)
 
 
 def _apply_held(sessions: sessionmaker[Session], sender: str, max_skew_seconds: float, now: datetime) -> list[str]:

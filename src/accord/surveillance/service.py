@@ -656,11 +656,11 @@ def approve(
         d.approved_by = actor.user_id
     session.flush()
     if todo:
-        _publish_days(session, node.id)
+        publish_days(session, node.id)
     return len(todo)
 
 
-def _publish_days(session: Session, jid: int | None = None, approved_at: datetime | None = None) -> None:
+def publish_days(session: Session, jid: int | None = None, approved_at: datetime | None = None) -> None:
     """Make own values of approved days public and roll the public figures up.
 
     Works from an invariant instead of a list: every figure of an approved day whose public value differs
@@ -728,7 +728,7 @@ def publish_due(session: Session, now: datetime, delay_hours: float) -> int:
         .where(ReportDay.status == "provisional", ReportDay.first_submitted_at <= cutoff)
         .values(status="approved", approved_at=now, auto_published=True)
     )
-    _publish_days(session, approved_at=now)
+    publish_days(session, approved_at=now)
     return len(due)
 
 

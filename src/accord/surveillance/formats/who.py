@@ -110,7 +110,8 @@ def render(frame: pd.DataFrame, *, regions: Mapping[str, str] | None = None) -> 
             "Date_reported": format_dates(wide["date"]),
             "Country_code": code,
             "Country": wide["jurisdiction_name"].fillna("").astype(str),
-            "WHO_region": code.map(dict(regions or {})).fillna(""),
+            # as text even where no region is known (an all-missing map would be float and not take "")
+            "WHO_region": code.map(dict(regions or {})).astype("string").fillna(""),
             **{c: format_numbers(wide[c]) for c in COLUMNS[4:]},
         }
     )
