@@ -81,7 +81,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         add_capacity(s)
     engine.dispose()
     app = accord.app.create_app(Settings(data_dir=path))
-    capacity_pages.install(app)  # the line the lead adds to app.py
+    capacity_pages.install(app)  # as accord.app does
     with TestClient(app) as c:
         yield c
 

@@ -52,7 +52,7 @@ def _build(path: Path) -> None:
 
 def _app(path: Path) -> accord.app.FastAPI:
     app = accord.app.create_app(Settings(data_dir=path))
-    scenario_pages.install(app)  # the line the lead adds to app.py
+    scenario_pages.install(app)  # as accord.app does
     return app
 
 

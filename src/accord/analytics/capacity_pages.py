@@ -1,7 +1,7 @@
 """Page and API of hospital demand from the model against stored capacity: ``/public/{code}/capacity`` (a map, or a
 ranking where units have no boundaries, of days until ICU capacity is exceeded; census against capacity per unit;
 the table) with ``.json`` and ``.csv`` twins, and ``GET /api/v1/capacity?jurisdiction=&level=&horizon=``. State in
-the URL (``level``, ``horizon``, ``reporting``, ``r_default``, ``lang``). The lead calls :func:`install` in app.py."""
+the URL (``level``, ``horizon``, ``reporting``, ``r_default``, ``lang``). :mod:`accord.app` calls :func:`install`."""
 
 from __future__ import annotations
 

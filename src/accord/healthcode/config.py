@@ -1,4 +1,4 @@
-"""Settings of the healthcode capability (own class: the shared settings.py belongs to the lead)."""
+"""Settings of the health-code capability: the keys only it needs, in its own class beside accord.settings."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """``accord scenario grid``: a timing x intensity x duration grid of measure schedules for a table of regions, run
 in parallel (local process pool, or a Dask cluster with ``--dask``), with the Pareto frontier of health vs economic
-cost; results as JSON (with daily curves) and CSV twins. The lead mounts :func:`grid_command` as
+cost; results as JSON (with daily curves) and CSV twins. The root CLI mounts :func:`grid_command` as
 ``accord scenario grid``."""
 
 from __future__ import annotations

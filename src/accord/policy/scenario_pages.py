@@ -1,6 +1,6 @@
 """``/public/{code}/scenarios``: the Pareto frontier of health vs economic cost of a scenario grid for the units under
 a jurisdiction (dominated scenarios greyed), linked to each scenario's epidemic curves (click a point), with the
-table; ``.json`` and ``.csv`` twins; grid state in the URL. The lead calls :func:`install` in app.py."""
+table; ``.json`` and ``.csv`` twins; grid state in the URL. :mod:`accord.app` calls :func:`install`."""
 
 from __future__ import annotations
 
