@@ -8,9 +8,6 @@ import datetime as dt
 import io
 import json
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +16,7 @@ import pytest
 from analytics_data import DAYS, START, load
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from tests.browser import CHROMIUM, chromium, serving
 from tests.conftest import SMALL_TREE
 
 import accord.app
@@ -33,7 +31,6 @@ from accord.settings import Settings
 from accord.surveillance import service as surveillance
 
 EVIL = "<script>alert(1)</script>"
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 def build(path: Path) -> str:
@@ -224,28 +221,10 @@ def test_suppression_policy_withholds_small_counts_on_the_page(served: tuple[Pat
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed")
 def test_browser_draws_the_rt_chart(served: tuple[Path, str]) -> None:
-    import uvicorn
-    from playwright.sync_api import sync_playwright
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(make_app(served[0]), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        with sync_playwright() as p:
-            b = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"])
-            page = b.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"http://127.0.0.1:{port}/public/AR/rt")
-            page.wait_for_selector('#rt-chart[data-drawn="1"]', timeout=15_000)
-            assert page.locator("#rt-chart .scatterlayer .trace").count() >= 3 and not errors
-            b.close()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(make_app(served[0])) as base, chromium() as b:
+        page = b.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{base}/public/AR/rt")
+        page.wait_for_selector('#rt-chart[data-drawn="1"]', timeout=15_000)
+        assert page.locator("#rt-chart .scatterlayer .trace").count() >= 3 and not errors

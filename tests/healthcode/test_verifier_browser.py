@@ -3,15 +3,11 @@ reason as the Python codec on every attack, and it keeps working offline from it
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
@@ -21,21 +17,11 @@ from accord.db import make_engine, session_factory, transaction
 from accord.healthcode import codec, pages, service, trustlist
 from accord.healthcode.model import SigningKey
 from accord.settings import Settings
+from tests.browser import ARTIFACTS, CHROMIUM, MARKS, serving
 from tests.healthcode.attacks import attack_corpus
 from tests.healthcode.webstore import build
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed"),
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+pytestmark = MARKS
 
 
 @pytest.fixture(scope="module")
@@ -44,16 +30,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     build(path)
     app = accord.app.create_app(Settings(data_dir=path))
     pages.install(app)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", path
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as base_url:
+        yield base_url, path
 
 
 def issuer(path: Path, jurisdiction: str) -> tuple[ec.EllipticCurvePrivateKey, bytes]:

@@ -4,15 +4,11 @@ and the ranking's filter keeps its state in the URL."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy import update
 
 import accord.app
@@ -26,21 +22,11 @@ from accord.resources import service
 from accord.resources.ledger import AccountKind
 from accord.resources.service import Side
 from accord.settings import Settings
+from tests.browser import ARTIFACTS, MARKS, chromium, serving
 from tests.conftest import SMALL_TREE
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 DAY = date(2026, 3, 1)
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed"),
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+pytestmark = MARKS
 
 
 def _store(path: Path) -> tuple[int, str]:
@@ -101,29 +87,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int,
     path = tmp_path_factory.mktemp("resources-browser")
     pid, token = _store(path)
     app = accord.app.create_app(Settings(data_dir=path))
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", pid, token, path
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as base_url:
+        yield base_url, pid, token, path
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield b
-        b.close()
+    with chromium() as browser:
+        yield browser
 
 
 def test_review_edit_and_approve_a_plan(browser: object, server: tuple[str, int, str, Path]) -> None:

@@ -4,14 +4,9 @@ records an outcome with one tap; the chain view draws its graph and timeline. Sc
 from __future__ import annotations
 
 import datetime as dt
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 import accord.app
@@ -23,25 +18,15 @@ from accord.settings import Settings
 from accord.surveillance import service as surveillance
 from accord.tracing import service as tracing
 from accord.tracing.model import Task
+from tests.browser import ARTIFACTS, MARKS, chromium, serving
 
 from ..conftest import SMALL_TREE
 from .conftest import A, make_users
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 TODAY = dt.date.today()
 HOSTILE = "<img src=x onerror=alert(1)>"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed"),
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+pytestmark = MARKS
 
 
 @pytest.fixture(scope="module")
@@ -78,30 +63,15 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[s
         tracing.add_task(s, ta, "delivery", A, TODAY, person_ref=refs[4], note="rice and vegetables")
         tokens = {name: auth.issue_token(s, name) for name in ("tracer-a", "coord")}
     app = accord.app.create_app(Settings(data_dir=path))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", tokens, sessions
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as base_url:
+        yield base_url, tokens, sessions
     engine.dispose()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield b
-        b.close()
+    with chromium() as browser:
+        yield browser
 
 
 def test_task_list_at_phone_width_one_tap(browser: object, site: tuple[str, dict[str, str], object]) -> None:
