@@ -306,7 +306,11 @@ scenario_app = typer.Typer(
 )
 
 
-def _scenario(name: str, contacts: float, from_day: int, regions: str | None, result_units: list[str]) -> Any:
+def _scenario(code: str, level: str | None, name: str, contacts: float, from_day: int, regions: str | None) -> Any:
+    """The scenario the options describe, its --regions checked against the units that will be forecast."""
+    with clikit.session_scope() as session:
+        _, units = service.units_under(session, code, level)
+    result_units = [u.code for u in units]
     picked = None
     if regions:
         codes = [c.strip() for c in regions.split(",") if c.strip()]
@@ -345,9 +349,7 @@ def scenario_run(
 ) -> None:
     """Forecast under a scenario: the same fit and member seeds as the baseline, contacts changed from a day.
     Writes the scenario's forecast in the layout of `accord forecast`."""
-    with clikit.session_scope() as session:
-        _, units = service.units_under(session, code, level)
-    scenario = _scenario(name, contacts, from_day, regions, [u.code for u in units])
+    scenario = _scenario(code, level, name, contacts, from_day, regions)
     _, shown = _forecast(code, level, end, horizon, members, seed, change_date, view, dask, workers, scenario)
     assert shown is not None
     _write(shown.frame(), output)
@@ -374,9 +376,7 @@ def scenario_compare(
 ) -> None:
     """Scenario vs baseline, member by member (common random numbers): per unit, quantiles of the total reported
     cases over the horizon under the baseline, the scenario, and their difference."""
-    with clikit.session_scope() as session:
-        _, units = service.units_under(session, code, level)
-    scenario = _scenario(name, contacts, from_day, regions, [u.code for u in units])
+    scenario = _scenario(code, level, name, contacts, from_day, regions)
     result, alt = _forecast(code, level, end, horizon, members, seed, change_date, view, dask, workers, scenario)
     assert alt is not None
     table = service.scenario_comparison(result, alt, scenario.name)

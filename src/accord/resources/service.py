@@ -752,42 +752,6 @@ def _dispatched(session: Session, column: Any, ids: list[int], today: date) -> d
     return {int(k): int(v) for k, v in rows}
 
 
-def needs_frame(session: Session, root_code: str, status: str | None = None, today: date | None = None) -> pd.DataFrame:
-    root = places.get(session, root_code)
-    today = today or utcnow().date()
-    sub = select(JurisdictionClosure.descendant_id).where(JurisdictionClosure.ancestor_id == root.id)
-    rows = session.execute(
-        select(Need, Jurisdiction.code, Jurisdiction.name, ResourceType.code, ResourceType.unit)
-        .join(Jurisdiction, Jurisdiction.id == Need.jurisdiction_id)
-        .join(ResourceType, ResourceType.id == Need.resource_id)
-        .where(Need.jurisdiction_id.in_(sub))
-        .order_by(Need.id)
-    ).all()
-    sent = _dispatched(session, Shipment.need_id, [n.id for n, *_ in rows], today)
-    out = []
-    for n, code, name, rcode, unit in rows:
-        st = status_of(n.quantity, n.allocated, sent.get(n.id, 0), n.received, n.closed_at is not None)
-        out.append(
-            {
-                "id": n.id,
-                "jurisdiction": code,
-                "jurisdiction_name": name,
-                "resource": rcode,
-                "unit": unit,
-                "quantity": n.quantity / catalog.SCALE,
-                "allocated": n.allocated / catalog.SCALE,
-                "received": n.received / catalog.SCALE,
-                "remaining": max(n.quantity - n.allocated, 0) / catalog.SCALE,
-                "by_date": n.by_date.isoformat(),
-                "priority": n.priority,
-                "status": st,
-                "justification": n.justification,
-            }
-        )
-    frame = pd.DataFrame(out, columns=NEED_COLUMNS)
-    return frame[frame["status"] == status].reset_index(drop=True) if status else frame
-
-
 NEED_COLUMNS = [
     "id",
     "jurisdiction",
@@ -822,44 +786,70 @@ OFFER_COLUMNS = [
 ]
 
 
+def needs_frame(session: Session, root_code: str, status: str | None = None, today: date | None = None) -> pd.DataFrame:
+    out = [
+        {
+            **shared,
+            "by_date": n.by_date.isoformat(),
+            "priority": n.priority,
+            "justification": n.justification,
+        }
+        for n, shared in _postings(session, Need, Shipment.need_id, root_code, today)
+    ]
+    frame = pd.DataFrame(out, columns=NEED_COLUMNS)
+    return frame[frame["status"] == status].reset_index(drop=True) if status else frame
+
+
 def offers_frame(
     session: Session, root_code: str, status: str | None = None, today: date | None = None
 ) -> pd.DataFrame:
+    out = [
+        {
+            **shared,
+            "from_date": o.from_date.isoformat(),
+            "terms": o.terms,
+            "unit_price": o.unit_price,
+            "earmark": places.code_of(session, o.earmark_id) if o.earmark_id else None,
+            "partners_only": o.partners_only,
+        }
+        for o, shared in _postings(session, Offer, Shipment.offer_id, root_code, today)
+    ]
+    frame = pd.DataFrame(out, columns=OFFER_COLUMNS)
+    return frame[frame["status"] == status].reset_index(drop=True) if status else frame
+
+
+def _postings(
+    session: Session, model: Any, shipped: Any, root_code: str, today: date | None
+) -> list[tuple[Any, dict[str, Any]]]:
+    """The needs (or offers) of a subtree, oldest first, each with the fields both kinds share: where, what,
+    the quantities and the status derived from them (``shipped``: the shipment column that points at them)."""
     root = places.get(session, root_code)
     today = today or utcnow().date()
     sub = select(JurisdictionClosure.descendant_id).where(JurisdictionClosure.ancestor_id == root.id)
     rows = session.execute(
-        select(Offer, Jurisdiction.code, Jurisdiction.name, ResourceType.code, ResourceType.unit)
-        .join(Jurisdiction, Jurisdiction.id == Offer.jurisdiction_id)
-        .join(ResourceType, ResourceType.id == Offer.resource_id)
-        .where(Offer.jurisdiction_id.in_(sub))
-        .order_by(Offer.id)
+        select(model, Jurisdiction.code, Jurisdiction.name, ResourceType.code, ResourceType.unit)
+        .join(Jurisdiction, Jurisdiction.id == model.jurisdiction_id)
+        .join(ResourceType, ResourceType.id == model.resource_id)
+        .where(model.jurisdiction_id.in_(sub))
+        .order_by(model.id)
     ).all()
-    sent = _dispatched(session, Shipment.offer_id, [o.id for o, *_ in rows], today)
+    sent = _dispatched(session, shipped, [r.id for r, *_ in rows], today)
     out = []
-    for o, code, name, rcode, unit in rows:
-        st = status_of(o.quantity, o.allocated, sent.get(o.id, 0), o.received, o.closed_at is not None)
-        out.append(
-            {
-                "id": o.id,
-                "jurisdiction": code,
-                "jurisdiction_name": name,
-                "resource": rcode,
-                "unit": unit,
-                "quantity": o.quantity / catalog.SCALE,
-                "allocated": o.allocated / catalog.SCALE,
-                "received": o.received / catalog.SCALE,
-                "remaining": max(o.quantity - o.allocated, 0) / catalog.SCALE,
-                "from_date": o.from_date.isoformat(),
-                "terms": o.terms,
-                "unit_price": o.unit_price,
-                "earmark": places.code_of(session, o.earmark_id) if o.earmark_id else None,
-                "partners_only": o.partners_only,
-                "status": st,
-            }
-        )
-    frame = pd.DataFrame(out, columns=OFFER_COLUMNS)
-    return frame[frame["status"] == status].reset_index(drop=True) if status else frame
+    for r, code, name, rcode, unit in rows:
+        shared = {
+            "id": r.id,
+            "jurisdiction": code,
+            "jurisdiction_name": name,
+            "resource": rcode,
+            "unit": unit,
+            "quantity": r.quantity / catalog.SCALE,
+            "allocated": r.allocated / catalog.SCALE,
+            "received": r.received / catalog.SCALE,
+            "remaining": max(r.quantity - r.allocated, 0) / catalog.SCALE,
+            "status": status_of(r.quantity, r.allocated, sent.get(r.id, 0), r.received, r.closed_at is not None),
+        }
+        out.append((r, shared))
+    return out
 
 
 # ==================================================================================== routes, pairing
