@@ -22,7 +22,7 @@ from accord.epi import calibrate as cal
 from accord.epi import forecast as fc
 from accord.epi import metapop as mp
 from accord.epi import params
-from common import print_table, say, write_results
+from common import dask_worker_environ, print_table, say, write_results
 
 
 def spec(regions: int, days: int) -> fc.EnsembleSpec:
@@ -66,6 +66,7 @@ def main() -> None:
 
     from dask.distributed import Client, LocalCluster
 
+    dask_worker_environ()
     cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None)
     with cluster, Client(cluster) as client:
         t0 = time.perf_counter()

@@ -28,7 +28,7 @@ from accord.epi import metapop as mp
 from accord.epi import params
 from accord.epi.executor import open_executor
 from accord.policy import scenarios as sc
-from common import print_table, say, write_results
+from common import dask_worker_environ, print_table, say, write_results
 from metapop_scale import contacts, synthetic_country
 
 TIMINGS = (0, 14, 28, 42, 56)
@@ -84,6 +84,11 @@ def main() -> None:
     parser.add_argument(
         "--no-dask-profile", action="store_true", help="turn off Dask's worker profiler (10 ms sampling)"
     )
+    parser.add_argument(
+        "--dask-malloc-top-pad", type=int, default=64, metavar="MIB",
+        help="MALLOC_TOP_PAD_ for the Dask workers, MiB (default 64; 0: glibc's default). Dask runs tasks in "
+        "worker threads and trims the heap eagerly; without the pad this numpy code runs about 2.5x slower",
+    )  # fmt: skip
     args = parser.parse_args()
     s = setting(args.regions, args.days)
     grid = sc.grid(TIMINGS, INTENSITIES, DURATIONS)
@@ -117,6 +122,7 @@ def main() -> None:
         if args.no_dask_profile:
             dask.config.set({"distributed.worker.profile.enabled": False})
             result["dask_profile"] = False
+        result["dask_malloc_top_pad_mib"] = dask_worker_environ(args.dask_malloc_top_pad)
         cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None)
         with cluster, Client(cluster) as client:
             dask_s, dask_cpu, dask_out = timed_grid("Dask LocalCluster", s, grid, client.get_executor())

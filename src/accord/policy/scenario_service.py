@@ -1,20 +1,27 @@
 """Scenario services: scenario settings from a table of regions (CSV or the store), scenario grids for any
-jurisdiction of the store, and the real China 2020 set-up (provinces, recorded measures, mobility, cases) for the
-calibration and the Lai et al. counterfactuals.
+jurisdiction of the store, and the real China 2020 set-up (provinces, Wuhan, recorded measures, mobility, cases) for
+the calibration and the Lai et al. counterfactuals.
 
 China 2020 (:func:`load_china_2020`, files from ``../shared/data``):
 
-- 31 mainland provinces, 2017 populations (Kraemer et al. 2020, ``china_population.txt``) x China's age structure in
-  16 bands (UN WPP via epydemix data); contacts: Prem et al. 2021 China matrices by setting;
-- measures: OxCGRT records for China's provinces only the stringency index (daily, per province); the indicators
-  are national (legacy panel). Each province's contact scaling is the effect of China's national bundle on
-  29 February 2020 raised to the province's stringency over the national one that day
+- 32 regions: the 31 mainland provinces, with Wuhan taken out of Hubei (the epidemic, and the travellers who carried
+  it, came from Wuhan: one well-mixed Hubei of 59 million would export Hubei-average prevalence). 2017 provincial
+  populations (Kraemer et al. 2020, ``china_population.txt``), Wuhan's 11.08 million residents (Wuhan statistical
+  bureau, 2018) x China's age structure in 16 bands (UN WPP via epydemix data); contacts: Prem et al. 2021 China
+  matrices by setting;
+- measures: OxCGRT records for China's provinces only the stringency index (daily, per province; Wuhan has
+  Hubei's); the indicators are national (legacy panel). Each region's contact scaling is the effect of China's
+  national bundle on 29 February 2020 raised to its stringency over the national one that day
   (:func:`accord.policy.effects.from_index`);
-- mobility: Hubei's residents spend 2% of their time in other provinces in proportion to Baidu's Wuhan outflow
-  shares (1-22 January 2020), following Baidu's daily Wuhan outflow index (Kraemer et al.); without measures the
-  index stays at its 1-22 January mean after 22 January (no cordon); other provinces' residents stay home;
-- cases: cumulative confirmed per province (canghailan), fitted from 20 January (when testing became available
-  across China) to 29 February 2020.
+- mobility: the Spring Festival exodus. About 5 million people left Wuhan before the 23 January cordon (Wuhan's
+  mayor, 26 January 2020); Baidu's daily Wuhan outflow index (Kraemer et al.) spreads them over 1-22 January, so
+  one index unit-day is ``5M / sum of the index`` people. Those who left stay away (no return before March): the
+  share of Wuhan's residents away on day ``t`` is the cumulative outflow over Wuhan's population, split over the
+  destinations (the rest of Hubei included) by Baidu's mean shares for 1-22 January. Without the cordon the
+  outflow keeps its 1-22 January mean until the Spring Festival (25 January); a cordon ``d`` days earlier moves the
+  recorded fall of the outflow ``d`` days earlier. Other regions' residents stay home (no data);
+- cases: cumulative confirmed per province and for Wuhan (canghailan; the rest of Hubei = Hubei - Wuhan), counted
+  where people were (a traveller's case is reported where they fell ill), fitted from 1 to 29 February 2020.
 """
 
 from __future__ import annotations
@@ -43,16 +50,21 @@ FloatArray = NDArray[np.float64]
 START = pd.Timestamp("2019-12-01")
 END = pd.Timestamp("2020-02-29")
 FIT_FROM = pd.Timestamp("2020-02-01")
+CORDON = pd.Timestamp("2020-01-23")
+SPRING_FESTIVAL = pd.Timestamp("2020-01-25")
 SETTINGS = ("home", "school", "work", "community")
-#: share of their time Hubei's residents spend in other provinces at the Spring Festival travel peak (see
-#: tests/epi/test_metapop_china_arrival.py for the reasoning)
-HUBEI_AWAY = 0.02
+WUHAN = "Wuhan"
+WUHAN_CITY_ZH = "武汉市"
+#: Wuhan's resident population (Wuhan Municipal Bureau of Statistics, 2018)
+WUHAN_POPULATION = 11.08e6
+#: people who left Wuhan before the cordon (Wuhan's mayor Zhou Xianwang, press conference of 26 January 2020)
+LEFT_WUHAN = 5.0e6
 #: onset-to-confirmation delay, days: mean 7, sd 4 (assumption in the range Li et al. NEJM 2020 report for
 #: onset-to-visit 4.6-5.8 days plus testing)
 DELAY_MEAN = 7.0
 DELAY_SD = 4.0
-#: the calibration's fixed values: R0 of Li et al. NEJM 2020 (fitting it as well drives it to 3.5-4.7, see
-#: docs/scenarios.md), and the share of symptomatic cases confirmed (Hao et al., Nature 2020: ~87% of infections in
+#: the calibration's fixed values: R0 of Li et al. NEJM 2020 (the benchmark's ``--profile`` shows what the data
+#: say about it), and the share of symptomatic cases confirmed (Hao et al., Nature 2020: ~87% of infections in
 #: Wuhan unascertained, i.e. ~13% of infections or ~30% of symptomatic ones)
 R0_FIXED = 2.2
 REPORTING = 0.3
@@ -68,6 +80,9 @@ LAI = {
 
 @dataclass(frozen=True, eq=False)
 class China2020:
+    """The set-up of the module docstring. ``outflow`` / ``baseline_outflow``: Wuhan's daily outflow in people
+    (recorded; without the cordon); ``destinations``: shares of Wuhan's travellers by region."""
+
     names: list[str]
     dates: pd.DatetimeIndex
     population: FloatArray
@@ -75,35 +90,65 @@ class China2020:
     stringency: FloatArray
     reference_levels: NDArray[np.int64]
     reference_index: float
-    mobility: FloatArray
+    destinations: FloatArray
     outflow: FloatArray
     baseline_outflow: FloatArray
     observed: FloatArray
-    hubei: int
+    wuhan: int
+
+    @property
+    def most_away(self) -> float:
+        """The largest share of Wuhan's residents away in any schedule (the mobility row's scale)."""
+        return float(max(self.outflow.sum(), self.baseline_outflow.sum()) / self.population[self.wuhan].sum())
+
+    def mobility(self) -> FloatArray:
+        """Row-stochastic share of time: Wuhan's row at its largest away share, other regions at home."""
+        n = len(self.names)
+        m = np.eye(n)
+        m[self.wuhan] = self.most_away * self.destinations
+        m[self.wuhan, self.wuhan] = 1.0 - self.most_away
+        return m
+
+    def mobility_schedule(self, outflow: FloatArray) -> FloatArray:
+        """Days x regions scaling of :meth:`mobility`: Wuhan's residents away (cumulative outflow) over the most."""
+        mob = np.ones((len(self.dates), len(self.names)))
+        away = np.cumsum(outflow) / self.population[self.wuhan].sum()
+        mob[:, self.wuhan] = np.clip(away / self.most_away, 0.0, 1.0)
+        return mob
+
+    def earlier_outflow(self, days: int) -> FloatArray:
+        """The outflow with the cordon ``days`` earlier: the no-cordon outflow until then, then the recorded
+        outflow after the cordon, moved ``days`` earlier (``days = 0``: the recorded outflow)."""
+        cut = int(self.dates.searchsorted(CORDON)) - days
+        out = self.baseline_outflow.copy()
+        out[cut:] = sc.shifted(self.outflow, days)[cut:]
+        return out
 
     def fit_data(self, table: effects.EffectTable | None = None, steps_per_day: int = 2) -> sc.FitData:
         kappa, _ = effects.from_index(self.stringency, self.reference_levels, self.reference_index, table)
         log_kappa, _ = sc.log_schedule(kappa, np.ones(self.stringency.shape))
         p = params.covid19()
         beta = mp.beta_for_r0(p, self.contacts, self.population.sum(axis=0), params.R0)
-        template = mp.Metapop(p, self.population, self.contacts, beta, mobility=self.mobility)
+        template = mp.Metapop(p, self.population, self.contacts, beta, mobility=self.mobility())
         return sc.FitData(
             template=template,
             days=len(self.dates),
             log_kappa=log_kappa,
             log_mobility=np.zeros(self.stringency.shape),
             mobility_scale=self.mobility_schedule(self.outflow),
-            seed_region=self.hubei,
+            seed_region=self.wuhan,
             seed_ages=tuple(range(4, 13)),
             observed=self.observed,
             delay=sc.delay_pmf(DELAY_MEAN, DELAY_SD),
             steps_per_day=steps_per_day,
         )
 
-    def mobility_schedule(self, outflow: FloatArray) -> FloatArray:
-        mob = np.ones((len(self.dates), len(self.names)))
-        mob[:, self.hubei] = outflow
-        return mob
+    def counterfactuals(self, data: sc.FitData, fitted: sc.Fit) -> list[sc.Counterfactual]:
+        """Lai et al.'s runs: actual measures, none, and every measure 1, 2, 3 weeks earlier."""
+        return sc.counterfactual_runs(
+            data, fitted, self.end_day, self.mobility_schedule(self.baseline_outflow),
+            earlier_mobility=lambda days: self.mobility_schedule(self.earlier_outflow(days)),
+        )  # fmt: skip
 
     @property
     def end_day(self) -> int:
@@ -132,6 +177,48 @@ def _need(path: Path) -> Path:
     return path
 
 
+def _age_shares(contacts_dir: Path) -> FloatArray:
+    ages = pd.read_csv(_need(contacts_dir / "age_distributions_all_locations_long.csv"))
+    single = ages[ages.location == "China"].population.to_numpy(dtype=float)
+    share = np.add.reduceat(single, np.arange(0, 80, 5))
+    return np.asarray(share / share.sum(), dtype=np.float64)
+
+
+def _wuhan_outflow(
+    kraemer: Path, names: list[str], dates: pd.DatetimeIndex
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Wuhan's daily outflow in people (recorded and without the cordon) and its destination shares by region."""
+    flows = pd.read_csv(_need(kraemer / "human_mobility_from_wuhan.csv"), parse_dates=["date"])
+    # Baidu's destination "Hubei" is the rest of Hubei; Wuhan itself is not a destination
+    pct = flows[flows.date < CORDON].groupby("province").percentage.mean()
+    shares = pct.reindex([n if n != WUHAN else "" for n in names]).fillna(0.0).to_numpy(dtype=float)
+    table = pd.read_csv(_need(kraemer / "migration_scale_from_wuhan.csv"), parse_dates=["date"]).set_index("date")
+    index = table["scale"][table.index >= pd.Timestamp("2020-01-01")]  # the 2019 rows are another calendar
+    daily = index.reindex(dates).ffill().fillna(0.0).to_numpy(dtype=float)  # nothing before 1 January: no exodus
+    day = dates.to_numpy()
+    before = (day >= np.datetime64("2020-01-01")) & (day < CORDON.to_datetime64())
+    people = LEFT_WUHAN / daily[before].sum()
+    no_cordon = np.where(day <= SPRING_FESTIVAL.to_datetime64(), daily[before].mean(), 0.0)
+    baseline = np.where(day < CORDON.to_datetime64(), daily, no_cordon)
+    return daily * people, baseline * people, shares / shares.sum()
+
+
+def _confirmed(data: Path, names_zh: dict[str, str], names: list[str], dates: pd.DatetimeIndex) -> FloatArray:
+    """Cumulative confirmed per region (days x regions), Hubei without Wuhan; NaN before the fit window."""
+    cases = pd.read_csv(_need(data / "china-covid19-canghailan" / "china_covid19_daily_dec2019_apr2020.csv"),
+                        usecols=["date", "countryCode", "province", "city", "confirmed"])  # fmt: skip
+    cases = cases[cases.countryCode == "CN"].assign(date=lambda f: pd.to_datetime(f.date))
+    pc = cases[cases.province.notna() & cases.city.isna()]
+    pc = pc.assign(name=pc.province.map(names_zh)).dropna(subset=["name"])
+    wide = pc.pivot_table(index="date", columns="name", values="confirmed", aggfunc="max")
+    wide[WUHAN] = cases[cases.city == WUHAN_CITY_ZH].groupby("date").confirmed.max()
+    cum = wide.reindex(dates).ffill().fillna(0.0)
+    cum["Hubei"] = cum["Hubei"] - cum[WUHAN]
+    observed = cum.reindex(columns=names).fillna(0.0).to_numpy(dtype=float, copy=True)
+    observed[dates < FIT_FROM] = np.nan
+    return observed
+
+
 def load_china_2020(data: Path) -> China2020:
     """Read the China 2020 set-up from the shared data folder (see the module docstring)."""
     kraemer = data / "china-mobility-kraemer2020"
@@ -139,23 +226,25 @@ def load_china_2020(data: Path) -> China2020:
     ox = data / "oxcgrt-policy"
     names_t = pd.read_csv(_need(kraemer / "region_translation.csv"))
     names_t = names_t[~names_t.province.isin(["Hong Kong", "Macao", "Taiwan"])].reset_index(drop=True)
-    names = names_t.province.tolist()
+    provinces = names_t.province.tolist()
+    names = [*provinces, WUHAN]
+    hubei, wuhan = provinces.index("Hubei"), len(provinces)
     pop = pd.read_csv(_need(kraemer / "china_population.txt"), sep="\t").set_index("Province")["2017"]
-    ages = pd.read_csv(_need(contacts_dir / "age_distributions_all_locations_long.csv"))
-    single = ages[ages.location == "China"].population.to_numpy(dtype=float)
-    share = np.add.reduceat(single, np.arange(0, 80, 5))
-    share /= share.sum()
-    population = np.round(pop.reindex(names).to_numpy(dtype=float)[:, None] * share)
+    residents = pop.reindex(provinces).to_numpy(dtype=float)
+    residents = np.append(residents, WUHAN_POPULATION)
+    residents[hubei] -= WUHAN_POPULATION
+    population = np.round(residents[:, None] * _age_shares(contacts_dir))
     prem = pd.read_csv(_need(contacts_dir / "contact_matrices_prem_2021_all_settings.csv"))
     china = prem[prem.location == "China"]
     mats = np.stack([china[china.setting == s].iloc[:, 3:].to_numpy(dtype=float) for s in SETTINGS])
     dates = pd.date_range(START, END)
 
-    # measures: provincial stringency (NaN before the series starts -> 0), national reference bundle
+    # measures: provincial stringency (NaN before the series starts -> 0; Wuhan has Hubei's), national reference
     index = oxcgrt.read_index_timeseries(_need(ox / "OxCGRT_timeseries_StringencyIndex_v1.csv"))
     chn = index[index.country == "CHN"]
     prov = chn[chn.region.str.startswith("CHN_")].assign(date=lambda f: pd.to_datetime(f.date))
     wide_si = prov.pivot_table(index="date", columns="region_name", values="value").reindex(dates)
+    wide_si[WUHAN] = wide_si["Hubei"]
     stringency = wide_si.reindex(columns=names).fillna(0.0).to_numpy(dtype=float)
     national = chn[chn.region == "CHN"].assign(date=lambda f: pd.to_datetime(f.date)).set_index("date").value
     levels = oxcgrt.read_oxcgrt(_need(ox / "oxcgrt_legacy_national_daily_2020_long.csv"))
@@ -164,33 +253,8 @@ def load_china_2020(data: Path) -> China2020:
     reference = effects.bundle(
         dict(zip(ref["indicator"].astype(str), ref["level"].astype(int).tolist(), strict=True)),
     )
-
-    # mobility: Hubei's row (Baidu shares), scaled daily by the outflow index
-    flows = pd.read_csv(_need(kraemer / "human_mobility_from_wuhan.csv"), parse_dates=["date"])
-    pct = flows[flows.date <= "2020-01-22"].groupby("province").percentage.mean().reindex(names).fillna(0.0)
-    hubei = names.index("Hubei")
-    n = len(names)
-    away = np.where(np.arange(n) == hubei, 0.0, pct.to_numpy())
-    mobility = np.eye(n)
-    mobility[hubei] = HUBEI_AWAY * away / away.sum()
-    mobility[hubei, hubei] = 1 - HUBEI_AWAY
-    scale = pd.read_csv(_need(kraemer / "migration_scale_from_wuhan.csv"), parse_dates=["date"]).set_index("date").scale
-    scale = scale[scale.index >= "2020-01-01"]
-    daily = scale.reindex(dates).bfill().ffill().to_numpy()
-    pre = scale[scale.index <= "2020-01-22"].mean()
-    base = np.where(dates <= pd.Timestamp("2020-01-22"), daily, pre)
-    top = max(daily.max(), base.max())
-
-    # cases: cumulative confirmed per province
-    cases = pd.read_csv(_need(data / "china-covid19-canghailan" / "china_covid19_daily_dec2019_apr2020.csv"),
-                        usecols=["date", "countryCode", "province", "city", "confirmed"])  # fmt: skip
-    pc = cases[(cases.countryCode == "CN") & cases.province.notna() & cases.city.isna()]
+    outflow, baseline, destinations = _wuhan_outflow(kraemer, names, dates)
     zh = dict(zip(names_t.ADM1_ZH, names_t.province, strict=True))
-    pc = pc.assign(name=pc.province.map(zh), date=pd.to_datetime(pc.date)).dropna(subset=["name"])
-    cum = pc.pivot_table(index="date", columns="name", values="confirmed", aggfunc="max").reindex(dates)
-    cum = cum.reindex(columns=names).ffill().fillna(0.0)
-    observed = cum.to_numpy(dtype=float, copy=True)
-    observed[dates < FIT_FROM] = np.nan
     return China2020(
         names=names,
         dates=dates,
@@ -199,11 +263,11 @@ def load_china_2020(data: Path) -> China2020:
         stringency=stringency,
         reference_levels=reference,
         reference_index=float(national.get(END, np.nan)),
-        mobility=mobility,
-        outflow=daily / top,
-        baseline_outflow=base / top,
-        observed=observed,
-        hubei=hubei,
+        destinations=destinations,
+        outflow=outflow,
+        baseline_outflow=baseline,
+        observed=_confirmed(data, zh, names, dates),
+        wuhan=wuhan,
     )
 
 

@@ -411,6 +411,15 @@ def _beta(data: FitData, r0: float) -> float:
     return mp.beta_for_r0(m.params, m.contacts, m.population.sum(axis=0), r0)
 
 
+def _mobility(
+    data: FitData, theta: float, log_mobility: FloatArray | None = None, mobility_scale: FloatArray | None = None
+) -> FloatArray:
+    """Daily mobility scaling: the measures' effect (``exp(theta * log)``) times the recorded mobility."""
+    lm = data.log_mobility if log_mobility is None else log_mobility
+    ms = data.mobility_scale if mobility_scale is None else mobility_scale
+    return np.asarray(np.clip(np.exp(theta * lm) * ms, 0.0, 1.0), dtype=np.float64)
+
+
 def run_fitted(
     data: FitData,
     r0: float,
@@ -430,17 +439,19 @@ def run_fitted(
     share = m.population[data.seed_region, ages] / m.population[data.seed_region, ages].sum()
     seeds[data.seed_region, ages] = seed * share
     lk = data.log_kappa if log_kappa is None else log_kappa
-    lm = data.log_mobility if log_mobility is None else log_mobility
-    ms = data.mobility_scale if mobility_scale is None else mobility_scale
-    kappa = np.exp(theta * lk)
-    mob = np.clip(np.exp(theta * lm) * ms, 0.0, 1.0)
-    return mp.simulate_deterministic(model, mp.initial_state(m.population, seeds), data.days, contact_scale=kappa,
-                                     mobility_scale=mob, steps_per_day=data.steps_per_day)  # fmt: skip
+    return mp.simulate_deterministic(model, mp.initial_state(m.population, seeds), data.days,
+                                     contact_scale=np.exp(theta * lk),
+                                     mobility_scale=_mobility(data, theta, log_mobility, mobility_scale),
+                                     steps_per_day=data.steps_per_day)  # fmt: skip
 
 
-def expected_confirmed(data: FitData, traj: mp.Trajectory, reporting: float) -> FloatArray:
-    """Cumulative confirmed cases expected per day and region: symptomatic onsets, delayed, times reporting."""
-    delayed = rt_mod.causal_filter(np.ascontiguousarray(traj.onsets.T), data.delay).T
+def expected_confirmed(data: FitData, traj: mp.Trajectory, reporting: float, theta: float) -> FloatArray:
+    """Cumulative confirmed cases expected per day and region: symptomatic onsets counted where the person is on
+    the day (residents' onsets apportioned by their share of time in each region: travellers were reported where
+    they fell ill), delayed, times reporting. ``theta`` is the fitted strength, which scales modelled mobility."""
+    mobility = _mobility(data, theta)
+    where = np.stack([data.template.present(traj.onsets[t], mobility[t]) for t in range(traj.onsets.shape[0])])
+    delayed = rt_mod.causal_filter(np.ascontiguousarray(where.T), data.delay).T
     return np.asarray(reporting * np.cumsum(delayed, axis=0), dtype=np.float64)
 
 
@@ -485,7 +496,7 @@ def fit(
         r0_, theta, seed, rho = unpack(x)
         if not (0.5 < r0_ < 8 and 0.05 < theta < 5 and 0.1 < seed < 1e5):
             return 1e12
-        ll, _ = _loglik(data, expected_confirmed(data, run_fitted(data, r0_, theta, seed), rho))
+        ll, _ = _loglik(data, expected_confirmed(data, run_fitted(data, r0_, theta, seed), rho, theta))
         if r0_prior is not None and r0 is None:  # lognormal prior: a penalised (maximum a posteriori) fit
             ll -= 0.5 * ((np.log(r0_) - np.log(r0_prior[0])) / r0_prior[1]) ** 2
         return -ll
@@ -496,7 +507,7 @@ def fit(
                             options={"maxfev": max_evaluations, "xatol": 1e-3, "fatol": 1e-3,
                                      "initial_simplex": simplex})  # fmt: skip
     r0, theta, seed, rho = unpack(res.x)
-    ll, sigma = _loglik(data, expected_confirmed(data, run_fitted(data, r0, theta, seed), rho))
+    ll, sigma = _loglik(data, expected_confirmed(data, run_fitted(data, r0, theta, seed), rho, theta))
     return Fit(r0, theta, seed, rho, ll, sigma, count[0])
 
 
@@ -524,10 +535,13 @@ def counterfactual_runs(
     end_day: int,
     baseline_mobility: FloatArray,
     weeks_earlier: Iterable[int] = (1, 2, 3),
+    earlier_mobility: Callable[[int], FloatArray] | None = None,
 ) -> list[Counterfactual]:
     """Cases by ``end_day`` (inclusive; symptomatic onsets, all regions) under the actual measures, without any
     measure (no contact cuts, mobility at ``baseline_mobility``), and with every measure and the recorded mobility
-    fall moved ``k`` weeks earlier."""
+    fall moved ``k`` weeks earlier. ``earlier_mobility(days)`` gives the mobility schedule of a cordon ``days``
+    earlier where mobility is not a daily ratio to shift (e.g. travellers who stay away); by default the recorded
+    mobility relative to the baseline moves earlier with the measures."""
 
     def totals(traj: mp.Trajectory) -> tuple[float, float]:
         return float(traj.onsets[: end_day + 1].sum()), float(traj.infections[: end_day + 1].sum())
@@ -538,16 +552,14 @@ def counterfactual_runs(
                       log_mobility=np.zeros_like(data.log_mobility), mobility_scale=baseline_mobility)  # fmt: skip
     c, i = totals(none)
     runs.append(Counterfactual("no measures", c, i, c / actual[0]))
-    # the recorded mobility fall relative to the no-measure baseline moves earlier with the measures
     with np.errstate(divide="ignore", invalid="ignore"):
         relative = np.where(baseline_mobility > 0, data.mobility_scale / baseline_mobility, 1.0)
     for k in weeks_earlier:
         d = 7 * k
-        early = run_fitted(
-            data, fitted.r0, fitted.theta, fitted.seed,
-            log_kappa=shifted(data.log_kappa, d), log_mobility=shifted(data.log_mobility, d),
-            mobility_scale=np.clip(baseline_mobility * shifted(relative, d), 0.0, 1.0),
-        )  # fmt: skip
+        mobility = (np.clip(baseline_mobility * shifted(relative, d), 0.0, 1.0) if earlier_mobility is None
+                    else earlier_mobility(d))  # fmt: skip
+        early = run_fitted(data, fitted.r0, fitted.theta, fitted.seed, log_kappa=shifted(data.log_kappa, d),
+                           log_mobility=shifted(data.log_mobility, d), mobility_scale=mobility)  # fmt: skip
         c, i = totals(early)
         runs.append(Counterfactual(f"{k} week{'s' if k > 1 else ''} earlier", c, i, c / actual[0]))
     return runs
