@@ -3,13 +3,15 @@ numbers whichever executor runs them (inline, a local process pool, a Dask clust
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
 from accord.epi import calibrate as cal
 from accord.epi import forecast as fc
 from accord.epi import params
-from accord.epi.executor import chunks, map_chunks
+from accord.epi.executor import WORKER_MALLOC_PAD, chunks, map_chunks, open_executor
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +104,25 @@ def test_dask_cluster_gives_the_same_numbers(spec: fc.EnsembleSpec) -> None:
         )
     assert np.array_equal(inline.members, on_dask.members)
     assert seen[-1] == 8
+
+
+def test_dask_workers_without_a_malloc_pad_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    distributed = pytest.importorskip("dask.distributed")
+    name, value = WORKER_MALLOC_PAD
+    cluster = distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None)
+    with cluster:
+        monkeypatch.delenv(name, raising=False)  # in-process workers share this process's environment
+        with (
+            pytest.warns(RuntimeWarning, match=f"1 Dask worker.*{name}={value}"),
+            open_executor(cluster.scheduler_address) as pool,
+        ):
+            assert pool.submit(abs, -3).result() == 3
+        monkeypatch.setenv(name, value)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with open_executor(cluster.scheduler_address) as pool:
+                assert pool.submit(abs, -4).result() == 4
+        assert not [w for w in caught if name in str(w.message)]
 
 
 def test_chunks_cover_every_index() -> None:

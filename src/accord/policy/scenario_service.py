@@ -17,7 +17,8 @@ China 2020 (:func:`load_china_2020`, files from ``../shared/data``):
   mayor, 26 January 2020); Baidu's daily Wuhan outflow index (Kraemer et al.) spreads them over 1-22 January, so
   one index unit-day is ``5M / sum of the index`` people. Those who left stay away (no return before March): the
   share of Wuhan's residents away on day ``t`` is the cumulative outflow over Wuhan's population, split over the
-  destinations (the rest of Hubei included) by Baidu's mean shares for 1-22 January. Without the cordon the
+  destinations (the rest of Hubei included) by Baidu's mean shares for 1-22 January. The small outflow Baidu
+  records after the cordon counts too, its last value (5 February) carried to 29 February. Without the cordon the
   outflow keeps its 1-22 January mean until the Spring Festival (25 January); a cordon ``d`` days earlier moves the
   recorded fall of the outflow ``d`` days earlier. Other regions' residents stay home (no data);
 - cases: cumulative confirmed per province and for Wuhan (canghailan; the rest of Hubei = Hubei - Wuhan), counted
