@@ -171,11 +171,11 @@ def open_store(url: str) -> Store:
     return Store(engine.dialect.name, url, engine, session_factory(engine), path)
 
 
-# ----------------------------------------------------------------------------------------- output
+# ------------------------------------------------------------------------------------------- dask
 def dask_worker_environ(top_pad_mib: int = 64) -> int | None:
     """Give the worker processes of a Dask ``LocalCluster`` started after this call ``MALLOC_TOP_PAD_`` (MiB; 0:
     glibc's default). Dask runs tasks in worker threads and trims their heaps eagerly; without a pad the models'
-    numpy temporaries make a task about 2.5 times slower (docs/scenarios.md, Performance). Returns the pad set."""
+    numpy temporaries make a task about twice as slow (docs/scenarios.md, Performance). Returns the pad set."""
     if not top_pad_mib:
         return None
     import dask
@@ -184,6 +184,9 @@ def dask_worker_environ(top_pad_mib: int = 64) -> int | None:
     environ["MALLOC_TOP_PAD_"] = str(top_pad_mib * 2**20)
     dask.config.set({"distributed.nanny.pre-spawn-environ": environ})
     return top_pad_mib
+
+
+# ----------------------------------------------------------------------------------------- output
 
 
 def write_results(name: str, payload: dict[str, Any]) -> Path:

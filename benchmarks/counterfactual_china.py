@@ -51,7 +51,7 @@ def profile(china: ss.China2020, data: sc.FitData, evaluations: int) -> dict[str
     rows = [run(china, data, evaluations, r0) for r0 in PROFILE_R0]
     loglik = np.array([r["fit"]["loglik"] for r in rows])
     accepted = 2 * (loglik.max() - loglik) <= stats.chi2.ppf(0.95, df=1)
-    folds = np.array([r["runs"][1]["ratio_to_actual"] for r in rows])
+    folds = np.array([next(x for x in r["runs"] if x["name"] == "no measures")["ratio_to_actual"] for r in rows])
     return {
         "r0": list(PROFILE_R0),
         "rows": rows,

@@ -87,7 +87,7 @@ def main() -> None:
     parser.add_argument(
         "--dask-malloc-top-pad", type=int, default=64, metavar="MIB",
         help="MALLOC_TOP_PAD_ for the Dask workers, MiB (default 64; 0: glibc's default). Dask runs tasks in "
-        "worker threads and trims the heap eagerly; without the pad this numpy code runs about 2.5x slower",
+        "worker threads and trims the heap eagerly; without the pad this numpy code runs about twice as slowly",
     )  # fmt: skip
     args = parser.parse_args()
     s = setting(args.regions, args.days)

@@ -107,22 +107,26 @@ def test_dask_cluster_gives_the_same_numbers(spec: fc.EnsembleSpec) -> None:
 
 
 def test_dask_workers_without_a_malloc_pad_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check reads each worker process's own environment: this process has no pad in either case."""
+    dask = pytest.importorskip("dask")
     distributed = pytest.importorskip("dask.distributed")
     name, value = WORKER_MALLOC_PAD
-    cluster = distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None)
-    with cluster:
-        monkeypatch.delenv(name, raising=False)  # in-process workers share this process's environment
+    monkeypatch.delenv(name, raising=False)
+    spawn_env = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
+    spawn_env.pop(name, None)
+    for env, warned in ((spawn_env, True), ({**spawn_env, name: value}, False)):
         with (
-            pytest.warns(RuntimeWarning, match=f"1 Dask worker.*{name}={value}"),
-            open_executor(cluster.scheduler_address) as pool,
+            dask.config.set({"distributed.nanny.pre-spawn-environ": env}),
+            distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as c,
+            warnings.catch_warnings(record=True) as caught,
         ):
-            assert pool.submit(abs, -3).result() == 3
-        monkeypatch.setenv(name, value)
-        with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            with open_executor(cluster.scheduler_address) as pool:
-                assert pool.submit(abs, -4).result() == 4
-        assert not [w for w in caught if name in str(w.message)]
+            with open_executor(c.scheduler_address) as pool:
+                assert pool.submit(abs, -3).result() == 3
+        hits = [w for w in caught if issubclass(w.category, RuntimeWarning) and f"{name}={value}" in str(w.message)]
+        assert len(hits) == (1 if warned else 0)
+        if warned:
+            assert str(hits[0].message).startswith("1 Dask worker")
 
 
 def test_chunks_cover_every_index() -> None:

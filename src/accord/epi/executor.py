@@ -18,15 +18,29 @@ T = TypeVar("T")
 
 #: environment variable naming a Dask scheduler to use when no address is given
 DASK_ENV = "ACCORD_DASK_ADDRESS"
-#: what Dask workers need in their environment: Dask runs tasks in worker threads and trims their heaps eagerly,
-#: which makes the models' numpy temporaries about 2.5 times slower without a pad (docs/scenarios.md, Performance)
+#: what Dask workers need in their environment: Dask runs tasks in worker threads, whose malloc arenas are trimmed
+#: and regrown around every large numpy temporary; without a pad the models run about twice as slowly there
+#: (docs/scenarios.md, Performance)
 WORKER_MALLOC_PAD = ("MALLOC_TOP_PAD_", str(64 * 2**20))
 
 
 def unpadded_workers(client: Any) -> list[str]:
-    """The workers of a Dask ``client`` whose environment has no ``MALLOC_TOP_PAD_``."""
-    seen: dict[str, str | None] = client.run(os.environ.get, WORKER_MALLOC_PAD[0])
+    """The workers of a Dask ``client`` whose own environment has no ``MALLOC_TOP_PAD_`` (``os.getenv`` travels by
+    name and runs in each worker process)."""
+    seen: dict[str, str | None] = client.run(os.getenv, WORKER_MALLOC_PAD[0])
     return sorted(worker for worker, value in seen.items() if not value)
+
+
+def _warn_if_unpadded(client: Any, address: str) -> None:
+    try:
+        slow = unpadded_workers(client)
+    except Exception:  # a performance hint must never stop the work
+        return
+    if slow:
+        name, value = WORKER_MALLOC_PAD
+        warnings.warn(f"{len(slow)} Dask worker(s) at {address} have no {name} in their environment and will run "
+                      f"the model about twice as slowly; start them with {name}={value}",
+                      RuntimeWarning, stacklevel=4)  # fmt: skip
 
 
 @contextmanager
@@ -43,12 +57,7 @@ def open_executor(dask: str | None = None, workers: int | None = None) -> Iterat
         except OSError as exc:
             raise ConnectionError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
         try:
-            slow = unpadded_workers(client)
-            if slow:
-                name, value = WORKER_MALLOC_PAD
-                warnings.warn(f"{len(slow)} Dask worker(s) at {address} have no {name} in their environment and will "
-                              f"run the model about 2.5 times slower; start them with {name}={value}",
-                              RuntimeWarning, stacklevel=3)  # fmt: skip
+            _warn_if_unpadded(client, address)
             yield client.get_executor()
         finally:
             client.close()

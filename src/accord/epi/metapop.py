@@ -147,8 +147,8 @@ class Metapop:
 
     def present(self, x: ArrayLike, mobility_scale: ArrayLike) -> FloatArray:
         """Residents' quantities (regions, or regions x k) apportioned to where they are: ``M(t)^T x``, the share
-        of time away scaled by ``mobility_scale`` (regions,) as in the force of infection."""
-        values = np.asarray(x, dtype=np.float64)
+        of time away scaled by ``mobility_scale`` (regions,) as in the force of infection. Always a new array."""
+        values = np.array(x, dtype=np.float64)
         flat = values.ndim == 1
         out = self._mix.present(values[:, None] if flat else values, np.asarray(mobility_scale, dtype=np.float64))
         return out[:, 0] if flat else out

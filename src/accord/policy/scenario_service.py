@@ -13,14 +13,17 @@ China 2020 (:func:`load_china_2020`, files from ``../shared/data``):
   Hubei's); the indicators are national (legacy panel). Each region's contact scaling is the effect of China's
   national bundle on 29 February 2020 raised to its stringency over the national one that day
   (:func:`accord.policy.effects.from_index`);
-- mobility: the Spring Festival exodus. About 5 million people left Wuhan before the 23 January cordon (Wuhan's
-  mayor, 26 January 2020); Baidu's daily Wuhan outflow index (Kraemer et al.) spreads them over 1-22 January, so
-  one index unit-day is ``5M / sum of the index`` people. Those who left stay away (no return before March): the
-  share of Wuhan's residents away on day ``t`` is the cumulative outflow over Wuhan's population, split over the
-  destinations (the rest of Hubei included) by Baidu's mean shares for 1-22 January. The small outflow Baidu
-  records after the cordon counts too, its last value (5 February) carried to 29 February. Without the cordon the
-  outflow keeps its 1-22 January mean until the Spring Festival (25 January); a cordon ``d`` days earlier moves the
-  recorded fall of the outflow ``d`` days earlier. Other regions' residents stay home (no data);
+- mobility: the Spring Festival exodus. About 5 million people left Wuhan before the cordon of 23 January
+  (Wuhan's mayor, 26 January 2020); Baidu's daily Wuhan outflow index (Kraemer et al.) spreads them over 1-23
+  January, so one index unit-day is ``5M / sum of the index`` people. Those who left stay away (no return before
+  March): the share of Wuhan's residents away on day ``t`` is the cumulative outflow over Wuhan's population, split
+  over the destinations (the rest of Hubei included) by Baidu's mean shares for 1-22 January. The outflow Baidu
+  records after the cordon counts too (0.49 million people from 24 January to 29 February, the last recorded value,
+  5 February, carried on). Without the cordon the outflow keeps its 1-23 January mean until the Spring Festival (25
+  January) and never falls below the recorded one; a cordon ``d`` days earlier closes on day ``24 January - d``
+  with the recorded post-cordon outflow moved ``d`` days earlier. Other regions' residents stay home (no data). The
+  travellers are a share of every Wuhan resident's time, not people who move (the model keeps residents where they
+  live): a prototype that moves them fitted the data worse (docs/scenarios.md);
 - cases: cumulative confirmed per province and for Wuhan (canghailan; the rest of Hubei = Hubei - Wuhan), counted
   where people were (a traveller's case is reported where they fell ill), fitted from 1 to 29 February 2020.
 """
@@ -51,7 +54,10 @@ FloatArray = NDArray[np.float64]
 START = pd.Timestamp("2019-12-01")
 END = pd.Timestamp("2020-02-29")
 FIT_FROM = pd.Timestamp("2020-02-01")
+#: the Wuhan cordon took effect at 10:00 on 23 January; Baidu's index for that day (94% of the peak: many left in
+#: the night after the 02:00 announcement) counts as before it, so the first closed day is the 24th
 CORDON = pd.Timestamp("2020-01-23")
+FIRST_CLOSED_DAY = pd.Timestamp("2020-01-24")
 SPRING_FESTIVAL = pd.Timestamp("2020-01-25")
 SETTINGS = ("home", "school", "work", "community")
 WUHAN = "Wuhan"
@@ -118,9 +124,12 @@ class China2020:
         return mob
 
     def earlier_outflow(self, days: int) -> FloatArray:
-        """The outflow with the cordon ``days`` earlier: the no-cordon outflow until then, then the recorded
+        """The outflow with the cordon ``days`` earlier: the recorded outflow until then, then the recorded
         outflow after the cordon, moved ``days`` earlier (``days = 0``: the recorded outflow)."""
-        cut = int(self.dates.searchsorted(CORDON)) - days
+        closed = int(self.dates.searchsorted(FIRST_CLOSED_DAY))
+        if not 0 <= days <= closed:
+            raise ValueError(f"a cordon can move 0 to {closed} days earlier, not {days}")
+        cut = closed - days
         out = self.baseline_outflow.copy()
         out[cut:] = sc.shifted(self.outflow, days)[cut:]
         return out
@@ -190,17 +199,18 @@ def _wuhan_outflow(
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Wuhan's daily outflow in people (recorded and without the cordon) and its destination shares by region."""
     flows = pd.read_csv(_need(kraemer / "human_mobility_from_wuhan.csv"), parse_dates=["date"])
-    # Baidu's destination "Hubei" is the rest of Hubei; Wuhan itself is not a destination
     pct = flows[flows.date < CORDON].groupby("province").percentage.mean()
-    shares = pct.reindex([n if n != WUHAN else "" for n in names]).fillna(0.0).to_numpy(dtype=float)
+    # Baidu's destination "Hubei" is the rest of Hubei; Wuhan is not a destination of its own travellers
+    shares = pct.reindex(names).fillna(0.0).to_numpy(dtype=float)
     table = pd.read_csv(_need(kraemer / "migration_scale_from_wuhan.csv"), parse_dates=["date"]).set_index("date")
     index = table["scale"][table.index >= pd.Timestamp("2020-01-01")]  # the 2019 rows are another calendar
     daily = index.reindex(dates).ffill().fillna(0.0).to_numpy(dtype=float)  # nothing before 1 January: no exodus
     day = dates.to_numpy()
-    before = (day >= np.datetime64("2020-01-01")) & (day < CORDON.to_datetime64())
+    open_days = day < FIRST_CLOSED_DAY.to_datetime64()
+    before = (day >= np.datetime64("2020-01-01")) & open_days
     people = LEFT_WUHAN / daily[before].sum()
     no_cordon = np.where(day <= SPRING_FESTIVAL.to_datetime64(), daily[before].mean(), 0.0)
-    baseline = np.where(day < CORDON.to_datetime64(), daily, no_cordon)
+    baseline = np.maximum(daily, np.where(open_days, daily, no_cordon))
     return daily * people, baseline * people, shares / shares.sum()
 
 

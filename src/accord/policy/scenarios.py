@@ -552,17 +552,21 @@ def counterfactual_runs(
                       log_mobility=np.zeros_like(data.log_mobility), mobility_scale=baseline_mobility)  # fmt: skip
     c, i = totals(none)
     runs.append(Counterfactual("no measures", c, i, c / actual[0]))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        relative = np.where(baseline_mobility > 0, data.mobility_scale / baseline_mobility, 1.0)
     for k in weeks_earlier:
         d = 7 * k
-        mobility = (np.clip(baseline_mobility * shifted(relative, d), 0.0, 1.0) if earlier_mobility is None
-                    else earlier_mobility(d))  # fmt: skip
+        mobility = _shifted_mobility(data, baseline_mobility, d) if earlier_mobility is None else earlier_mobility(d)
         early = run_fitted(data, fitted.r0, fitted.theta, fitted.seed, log_kappa=shifted(data.log_kappa, d),
                            log_mobility=shifted(data.log_mobility, d), mobility_scale=mobility)  # fmt: skip
         c, i = totals(early)
         runs.append(Counterfactual(f"{k} week{'s' if k > 1 else ''} earlier", c, i, c / actual[0]))
     return runs
+
+
+def _shifted_mobility(data: FitData, baseline: FloatArray, days: int) -> FloatArray:
+    """The recorded mobility relative to the no-measure baseline, moved ``days`` earlier with the measures."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = np.where(baseline > 0, data.mobility_scale / baseline, 1.0)
+    return np.asarray(np.clip(baseline * shifted(relative, days), 0.0, 1.0), dtype=np.float64)
 
 
 def delay_pmf(mean: float, sd: float) -> FloatArray:
