@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -717,28 +717,28 @@ def post_offer(
     return offer
 
 
+_Closable = TypeVar("_Closable", Need, Offer)
+
+
 def close_need(session: Session, actor: Actor, need_id: int) -> Need:
-    need = session.get(Need, need_id)
-    if need is None:
-        raise NotFound(f"no need {need_id}")
-    code = places.code_of(session, need.jurisdiction_id) or ""
-    auth.require_scope(session, actor, need.jurisdiction_id, code, "close a need")
-    if need.closed_at is not None:
-        raise Conflict(f"need {need_id} is already closed")
-    need.closed_at = utcnow()
-    return need
+    return _close(session, actor, Need, need_id, "need", "close a need")
 
 
 def close_offer(session: Session, actor: Actor, offer_id: int) -> Offer:
-    offer = session.get(Offer, offer_id)
-    if offer is None:
-        raise NotFound(f"no offer {offer_id}")
-    code = places.code_of(session, offer.jurisdiction_id) or ""
-    auth.require_scope(session, actor, offer.jurisdiction_id, code, "withdraw an offer")
-    if offer.closed_at is not None:
-        raise Conflict(f"offer {offer_id} is already closed")
-    offer.closed_at = utcnow()
-    return offer
+    return _close(session, actor, Offer, offer_id, "offer", "withdraw an offer")
+
+
+def _close(session: Session, actor: Actor, model: type[_Closable], item_id: int, noun: str, action: str) -> _Closable:
+    """Close a need or an offer once, by someone whose scope covers its jurisdiction."""
+    item = session.get(model, item_id)
+    if item is None:
+        raise NotFound(f"no {noun} {item_id}")
+    code = places.code_of(session, item.jurisdiction_id) or ""
+    auth.require_scope(session, actor, item.jurisdiction_id, code, action)
+    if item.closed_at is not None:
+        raise Conflict(f"{noun} {item_id} is already closed")
+    item.closed_at = utcnow()
+    return item
 
 
 def _dispatched(session: Session, column: Any, ids: list[int], today: date) -> dict[int, int]:
