@@ -104,6 +104,8 @@ def inbox(sessions: sessionmaker[Session]) -> list[tuple[str, str, str, int]]:
 
 
 def is_problem(r: Any, status: int) -> bool:
+    if status == 401 and r.status_code == 401:  # a refused signature says so
+        assert r.json()["type"] == "/problems/unauthorized", r.json()
     return bool(r.status_code == status and r.headers["content-type"].startswith("application/problem+json"))
 
 

@@ -52,7 +52,12 @@ _SIG = re.compile(r"^accord=:([A-Za-z0-9+/]{86}==):$")  # 64 bytes of Ed25519 si
 
 def refusal(code: str, message: str) -> AccordError:
     """A refused request (401) whose first problem carries the code the inbox log stores."""
-    return AccordError("the federation request is not accepted", [Problem(message, field="signature", code=code)], 401)
+    return AccordError(
+        "the federation request is not accepted",
+        [Problem(message, field="signature", code=code)],
+        status=401,
+        kind="unauthorized",
+    )
 
 
 def content_digest(body: bytes) -> str:
