@@ -565,11 +565,6 @@ CHECKS: list[Check] = [
     Check("GET", f"{V1}/federation/inbox", APPROVERS, lambda w, p: get(f"{V1}/federation/inbox"), rule="national"),
 ]
 
-#: owned elsewhere and fixed there: the matrix states the rule; the mark turns red the day the fix lands
-PENDING = {
-    f"GET {V1}/federation/inbox": "federation transport (issue #15, finding 6): any coordinator reads the inbox",
-}
-
 #: routes anyone may use: reads of what is published, the public's forms, static files and documentation
 PUBLIC: frozenset[tuple[str, str]] = frozenset(
     {
@@ -809,14 +804,7 @@ def test_every_probe_reaches_its_route() -> None:
         assert regex.match(url), f"{check.id}: {url} is not this route"
 
 
-@pytest.mark.parametrize(
-    "check",
-    [
-        pytest.param(c, id=c.id, marks=pytest.mark.xfail(reason=PENDING[c.id], strict=True)) if c.id in PENDING
-        else pytest.param(c, id=c.id)
-        for c in CHECKS
-    ],
-)  # fmt: skip
+@pytest.mark.parametrize("check", [pytest.param(c, id=c.id) for c in CHECKS])
 def test_scope_matrix(probes: Probes, check: Check) -> None:
     problems: list[str] = []
 
