@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
+from accord.auth import service as auth
 from accord.auth.roles import APPROVERS
 from accord.db import transaction, utcnow
 from accord.errors import AccordError, Forbidden, Problem
@@ -322,10 +323,10 @@ class PoolRun(BaseModel):
 
 @router.post("/pool/runs")
 def pool_run(body: PoolRun, request: Request, actor: UserDep) -> dict[str, Any]:
-    """Run the allocation across members (hub coordinators); proposals go back to both sides."""
-    if not actor.can(APPROVERS):
-        raise Forbidden(f"{actor.username} may not run the pool")
+    """Run the allocation across members (the hub's own coordinators and admins: the top of its tree);
+    proposals go back to both sides."""
     with transaction(_sessions(request)) as session:
+        auth.require_national(session, actor, APPROVERS, "run the international pool")
         return hub.run_pool(session, body.start, body.days, default_lead_days=body.default_lead_days)
 
 
