@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from accord.places import service
 from accord.places.model import Jurisdiction
 from accord.web.deps import SessionDep, SettingsDep
+from accord.web.params import Offset
 
 router = APIRouter(prefix="/api/v1/jurisdictions", tags=["jurisdictions"])
 
@@ -34,7 +35,7 @@ def list_jurisdictions(
     level: str | None = None,
     root: str | None = None,
     limit: Annotated[int, Query(ge=1)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     limit = min(limit, settings.max_page_size)
     index = service.load_index(session)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from accord.db import busy_reason
 from accord.errors import AccordError
 
 PROBLEM = "application/problem+json"
+#: seconds a client should wait before retrying a request the busy database refused
+BUSY_RETRY_AFTER = 2
 
 
 def problem(
@@ -70,9 +75,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # never a stack trace to the client; the server log has it
-        import logging
-
-        logging.getLogger("accord").exception("unhandled error on %s", request.url.path)
+        logging.getLogger("accord").exception("unhandled error on %s", request.url.path, exc_info=exc)
         return problem(
             500,
             "internal error",
@@ -80,3 +83,22 @@ def install(app: FastAPI) -> None:
             detail="the server failed; nothing was changed by this request",
             instance=request.url.path,
         )
+
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        """A busy database (locked, pool exhausted, lock or statement timeout) is a 503 the client may retry;
+        the request's transaction was rolled back, so a retry (with the same idempotency key) is safe."""
+        reason = busy_reason(exc)
+        if reason is None:
+            return await _unexpected(request, exc)
+        logging.getLogger("accord").warning("database busy on %s: %s", request.url.path, exc)
+        return problem(
+            503,
+            "the database is busy",
+            "busy",
+            detail=f"{reason}; nothing was changed by this request: try again in {BUSY_RETRY_AFTER} seconds",
+            instance=request.url.path,
+            headers={"Retry-After": str(BUSY_RETRY_AFTER)},
+        )
+
+    app.add_exception_handler(sa_exc.DBAPIError, _database)
+    app.add_exception_handler(sa_exc.TimeoutError, _database)
