@@ -92,7 +92,7 @@ def test_ids_in_writes_beyond_64_bits_are_a_422(client: TestClient) -> None:
     assert_problem(r, 422, "shipment_id")
     r = client.post(f"/api/v1/policy/measures/{BEYOND_64_BITS}/end", headers=admin, json={"end": "2026-03-01"})
     assert_problem(r, 422, "measure_id")
-    r = client.post(f"/api/v1/rumors/questions/1", headers=admin, json={"claim_id": 2**70})
+    r = client.post("/api/v1/rumors/questions/1", headers=admin, json={"claim_id": 2**70})
     assert_problem(r, 422, "claim_id")
     r = client.get("/api/v1/flags", headers=admin, params={"offset": BEYOND_64_BITS})
     assert_problem(r, 422, "offset")
