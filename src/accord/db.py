@@ -126,7 +126,9 @@ def make_engine(url: str, *, echo: bool = False, waits: DatabaseWaits | None = N
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, pool_timeout=waits.pool_s, connect_args={"check_same_thread": False})
+        # an in-memory database lives in one connection (SingletonThreadPool): no pool to wait for
+        pooled = {"pool_timeout": waits.pool_s} if path and path != ":memory:" else {}
+        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False}, **pooled)
         event.listen(engine, "connect", _sqlite_pragmas)
         if waits.lock_s is not None:
             busy_ms = max(1, round(waits.lock_s * 1000))

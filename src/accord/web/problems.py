@@ -38,7 +38,50 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
+#: the JSON schema of a problem document, as the OpenAPI document declares it for every error status
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Say in the OpenAPI document what every error really is: an RFC 9457 problem document, for the declared
+    error statuses and (as ``default``) for the others, instead of FastAPI's ``{"detail": [...]}`` for 422."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Problem"] = PROBLEM_SCHEMA
+        content = {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for code, response in responses.items():
+                    if code[:1] in ("4", "5"):
+                        response["content"] = content
+                responses["default"] = {"description": "An error, as an RFC 9457 problem document", "content": content}
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
+    document_problems(app)
+
     @app.exception_handler(AccordError)
     async def _accord(request: Request, exc: AccordError) -> JSONResponse:
         return problem(
