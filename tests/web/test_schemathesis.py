@@ -54,8 +54,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     return Demo(create_app(settings), report.tokens)
 
 
-#: real values for parameters of these names, so that a second pass reaches past "not found" into the services
-KNOWN = {"jurisdiction": "AR-01", "code": "AR-01", "root": "AR-01", "indicator": "new_confirmed"}
+#: real values for parameters of these names (a community that reports, its province, an indicator; ids of the
+#: first row of each table), so that a second pass reaches past "not found" into the services
+KNOWN = {"jurisdiction": "AR-01-01-001", "code": "AR-01", "root": "AR-01", "indicator": "new_confirmed"}
 
 
 def server_errors(operation: APIOperation, app: FastAPI, headers: dict[str, str]) -> list[str]:
@@ -77,10 +78,14 @@ def server_errors(operation: APIOperation, app: FastAPI, headers: dict[str, str]
 
 def _known_values(operation: APIOperation) -> Override:
     raw = SCHEMA.raw_schema["paths"][operation.path][operation.method.lower()]
-    params = [(p["in"], p["name"]) for p in raw.get("parameters", []) if p["name"] in KNOWN]
+    known = {
+        (p["in"], p["name"]): "1" if p["name"].endswith("_id") else KNOWN[p["name"]]
+        for p in raw.get("parameters", [])
+        if p["name"] in KNOWN or (p["in"] == "path" and p["name"].endswith("_id"))
+    }
     return Override(
-        query={name: KNOWN[name] for where, name in params if where == "query"},
-        path_parameters={name: KNOWN[name] for where, name in params if where == "path"},
+        query={name: value for (where, name), value in known.items() if where == "query"},
+        path_parameters={name: value for (where, name), value in known.items() if where == "path"},
     )
 
 
