@@ -98,6 +98,17 @@ def test_ids_in_writes_beyond_64_bits_are_a_422(client: TestClient) -> None:
     assert_problem(r, 422, "offset")
 
 
+def test_negative_and_huge_sizes_in_queries_are_a_422(client: TestClient) -> None:
+    admin = auth_as(client, "admin")
+    assert submit(client, 4).status_code == 201
+    nowcast = {"jurisdiction": "AR", "last": -5}
+    assert_problem(client.get("/api/v1/analytics/nowcast", params=nowcast, headers=admin), 422, "last")
+    r = client.get("/api/v1/jurisdictions/AR/subtree", params={"max_depth": BEYOND_64_BITS})
+    assert_problem(r, 422, "max_depth")
+    # PostgreSQL refuses a negative LIMIT (SQLite reads it as "no limit"): refused before either sees it
+    assert_problem(client.get("/api/v1/federation/inbox", params={"limit": -1}, headers=admin), 422, "limit")
+
+
 # ------------------------------------------------------------------------------------------ days and instants
 def test_report_days_answer_json_with_iso_days_and_instants(client: TestClient) -> None:
     assert submit(client, 4).status_code == 201

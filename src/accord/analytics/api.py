@@ -6,9 +6,9 @@ quantiles and the fit report) and scenarios against their baseline. Thin: parse,
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from accord.analytics import service
@@ -172,7 +172,7 @@ def get_nowcast(
     as_of: Instant | None = None,
     days: int = 60,
     max_delay: int = 14,
-    last: int = 14,
+    last: Annotated[int, Query(ge=1, le=1000, description="days shown, the latest last")] = 14,
     format: str | None = None,
 ) -> Response:
     """Per unit and day: the provisional value, its delay, the completeness expected at that delay (measured from

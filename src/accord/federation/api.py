@@ -250,7 +250,12 @@ def members(session: SessionDep, format: str = "json") -> Response:
 
 
 @router.get("/inbox")
-def inbox(session: SessionDep, actor: UserDep, sender: str | None = None, limit: int = 200) -> dict[str, Any]:
+def inbox(
+    session: SessionDep,
+    actor: UserDep,
+    sender: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> dict[str, Any]:
     """What arrived and what became of it (applied, held, replay, refused with its reason, and how many times):
     coordinators and admins of this instance's own jurisdiction; a member's coordinators, its entries only."""
     senders = service.inbox_scope(session, actor)
