@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect, Engine
@@ -72,16 +73,16 @@ def busy_reason(exc: BaseException) -> str | None:
     lock, a statement timeout, a serialisation conflict or a connection slot."""
     if isinstance(exc, sa_exc.TimeoutError):
         return "every database connection is in use"
-    if not isinstance(exc, sa_exc.DBAPIError):
-        return None
-    orig = exc.orig
+    # SQLAlchemy wraps the driver's error; code that runs SQL on the driver connection gets it raw
+    orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
     if isinstance(orig, sqlite3.OperationalError):
         code = getattr(orig, "sqlite_errorcode", None)
         if code in _SQLITE_BUSY_CODES or "database is locked" in str(orig):
             return "the database is locked by another writer"
         return None
-    state = getattr(orig, "sqlstate", None)
-    return _PG_BUSY_STATES.get(state) if isinstance(state, str) else None
+    if isinstance(orig, psycopg.Error):
+        return _PG_BUSY_STATES.get(orig.sqlstate or "")
+    return None
 
 
 def utcnow() -> datetime:

@@ -167,6 +167,16 @@ def test_postgres_timeouts_and_conflicts_count_as_busy(engine: Engine) -> None:
     assert busy_reason(other.value) is None  # a bug stays a 500, never disguised as "busy"
 
 
+def test_busy_errors_are_recognised_raw_or_wrapped() -> None:
+    raw_sqlite = sqlite3.OperationalError("database is locked")
+    raw_postgres = psycopg.errors.LockNotAvailable("canceling statement due to lock timeout")
+    assert busy_reason(raw_sqlite) == busy_reason(OperationalError("BEGIN", {}, raw_sqlite)) is not None
+    assert busy_reason(raw_postgres) == busy_reason(OperationalError("SELECT", {}, raw_postgres)) is not None
+    assert busy_reason(sqlite3.OperationalError("no such table: x")) is None
+    assert busy_reason(psycopg.errors.UndefinedTable("x")) is None
+    assert busy_reason(ValueError("database is locked")) is None
+
+
 def test_the_server_engine_has_the_settings_time_limits(engine: Engine, tmp_path: Path) -> None:
     c, _ = make_client(engine, tmp_path, db_lock_timeout_seconds=1.5, db_statement_timeout_seconds=7)
     server: Engine = c.app.state.engine  # type: ignore[attr-defined]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -143,5 +145,6 @@ def install(app: FastAPI) -> None:
             headers={"Retry-After": str(BUSY_RETRY_AFTER)},
         )
 
-    app.add_exception_handler(sa_exc.DBAPIError, _database)
-    app.add_exception_handler(sa_exc.TimeoutError, _database)
+    # wrapped by SQLAlchemy, or raw from code that runs SQL on the driver connection
+    for error in (sa_exc.DBAPIError, sa_exc.TimeoutError, sqlite3.OperationalError, psycopg.OperationalError):
+        app.add_exception_handler(error, _database)
