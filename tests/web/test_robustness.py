@@ -138,6 +138,8 @@ def test_days_outside_the_calendar_are_a_422(client: TestClient) -> None:
     r = client.get("/api/v1/series", params={"jurisdiction": "AR", "indicator": "new_confirmed", "end": "9999-12-31"})
     assert_problem(r, 422, "end", "2200-12-31")
     assert_problem(submit(client, 1, date="0001-01-01"), 422, "date")
+    r = client.post("/api/v1/federation/pool/runs", headers=auth_as(client, "admin"), json={"start": "9999-12-31"})
+    assert_problem(r, 422, "start", "2200-12-31")
 
 
 def test_an_unbounded_compliance_range_is_refused_at_once(client: TestClient) -> None:

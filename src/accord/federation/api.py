@@ -10,7 +10,6 @@ package is signed too, and a member can only ever submit within its own jurisdic
 from __future__ import annotations
 
 import hashlib
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -27,6 +26,7 @@ from accord.federation import access, hub, keys, service
 from accord.federation.keys import FederationSettings
 from accord.web import tables
 from accord.web.deps import SessionDep, SettingsDep, UserDep
+from accord.web.params import Day
 
 router = APIRouter(prefix="/api/v1/federation", tags=["federation"])
 
@@ -321,7 +321,7 @@ def pool_answer(envelope: dict[str, Any], request: Request) -> dict[str, Any]:
 
 
 class PoolRun(BaseModel):
-    start: date
+    start: Day
     days: int = 30
     default_lead_days: int = 5
 
