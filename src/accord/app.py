@@ -38,7 +38,7 @@ log = logging.getLogger("accord")
 
 def create_app(settings: Settings | None = None, *, background: bool = False) -> FastAPI:
     settings = settings or get_settings()
-    engine = engine_from_settings(settings)
+    engine = engine_from_settings(settings, server=True)
     sessions = session_factory(engine)
 
     @contextlib.asynccontextmanager

@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     timezone: str = "UTC"
     #: largest page of a list endpoint
     max_page_size: int = 10_000
+    #: the server's database waits: how long a request waits for a lock (SQLite busy timeout, PostgreSQL
+    #: lock_timeout) and how long one PostgreSQL statement may run; past them the client gets a 503 to retry
+    db_lock_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    db_statement_timeout_seconds: float = Field(default=300.0, gt=0, le=86400)
+    #: how long a request waits for a free connection of the server's pool before a 503
+    db_pool_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     #: small-count suppression for the public: counts 1..below-1 are withheld at depth >= from_depth (root = 0);
     #: 0 = off. Public pages suppress (with complementary cells); the public raw API refuses those depths.
     suppress_below: int = 0

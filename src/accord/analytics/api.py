@@ -6,10 +6,9 @@ quantiles and the fit report) and scenarios against their baseline. Thin: parse,
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from accord.analytics import service
@@ -18,9 +17,9 @@ from accord.epi import forecast
 from accord.errors import AccordError, Forbidden, Problem
 from accord.places import service as places
 from accord.surveillance import service as surveillance
-from accord.surveillance.api import read_limited
 from accord.web import tables
-from accord.web.deps import ActorDep, SessionDep, SettingsDep
+from accord.web.deps import ActorDep, SessionDep, UploadDep
+from accord.web.params import Day, Instant, check_range
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
 
@@ -48,8 +47,8 @@ def get_rt(
     si_mean: float = service.SI_MEAN,
     si_sd: float = service.SI_SD,
     view: View = "public",
-    start: date | None = None,
-    end: date | None = None,
+    start: Day | None = None,
+    end: Day | None = None,
     include_self: bool = False,
     format: str | None = None,
 ) -> Response:
@@ -58,6 +57,7 @@ def get_rt(
     report the estimate depends on, filled with 0); ``warning`` (under 12 local cases in the window, no
     infection pressure, or missing days). ``notes`` in the JSON say where totals were counted as local."""
     fmt = tables.choose(request, format)
+    check_range(start, end)
     result = _regional_rt(
         session,
         actor,
@@ -85,7 +85,7 @@ def get_rt_latest(
     si_mean: float = service.SI_MEAN,
     si_sd: float = service.SI_SD,
     view: View = "public",
-    end: date | None = None,
+    end: Day | None = None,
     format: str | None = None,
 ) -> Response:
     """One row per unit: its last estimate (empty where there is none, with the reason in ``status``) and
@@ -121,7 +121,7 @@ def get_hospital(
     jurisdiction: str,
     level: str | None = None,
     view: View = "public",
-    end: date | None = None,
+    end: Day | None = None,
     format: str | None = None,
 ) -> Response:
     """Census and trend without capacity (the store holds no capacity indicator yet): POST a capacity CSV to
@@ -133,20 +133,20 @@ def get_hospital(
 
 
 @router.post("/hospital", summary="Hospital and ICU census against capacity given as CSV (jurisdiction,beds,icu_beds)")
-async def post_hospital(
+def post_hospital(
     request: Request,
+    data: UploadDep,
     session: SessionDep,
     actor: ActorDep,
-    settings: SettingsDep,
     jurisdiction: str,
     level: str | None = None,
     view: View = "public",
-    end: date | None = None,
+    end: Day | None = None,
     format: str | None = None,
 ) -> Response:
     """The request body is a CSV: ``jurisdiction`` and one or both of ``beds``, ``icu_beds``. Nothing is stored."""
     fmt = tables.choose(request, format)
-    capacity = service.read_capacity(await read_limited(request, settings.max_upload_bytes), "capacity")
+    capacity = service.read_capacity(data, "capacity")
     _check_view(session, actor, jurisdiction, view)
     demand = service.hospital_demand(session, jurisdiction, level=level or None, view=view, end=end, capacity=capacity)
     return tables.render(demand.table, fmt, f"{jurisdiction}_hospital", _hospital_meta(demand, view))
@@ -169,10 +169,10 @@ def get_nowcast(
     jurisdiction: str,
     level: str | None = None,
     indicator: str = "new_confirmed",
-    as_of: datetime | None = None,
+    as_of: Instant | None = None,
     days: int = 60,
     max_delay: int = 14,
-    last: int = 14,
+    last: Annotated[int, Query(ge=1, le=1000, description="days shown, the latest last")] = 14,
     format: str | None = None,
 ) -> Response:
     """Per unit and day: the provisional value, its delay, the completeness expected at that delay (measured from
@@ -191,11 +191,11 @@ def _forecast(
     actor: Actor,
     jurisdiction: str,
     level: str | None,
-    end: date | None,
+    end: Day | None,
     horizon: int,
     members: int,
     seed: int,
-    change_date: date | None,
+    change_date: Day | None,
     view: View,
 ) -> service.RegionalForecast:
     _check_view(session, actor, jurisdiction, view)
@@ -218,11 +218,11 @@ def get_forecast(
     actor: ActorDep,
     jurisdiction: str,
     level: str | None = None,
-    end: date | None = None,
+    end: Day | None = None,
     horizon: int = service.FORECAST_HORIZON,
     members: int = 100,
     seed: int = 1,
-    change_date: date | None = None,
+    change_date: Day | None = None,
     view: View = "public",
     part: Literal["forecast", "fit"] = "forecast",
     format: str | None = None,
@@ -246,11 +246,11 @@ def get_scenario(
     from_day: int = 0,
     regions: str | None = None,
     level: str | None = None,
-    end: date | None = None,
+    end: Day | None = None,
     horizon: int = service.FORECAST_HORIZON,
     members: int = 100,
     seed: int = 1,
-    change_date: date | None = None,
+    change_date: Day | None = None,
     view: View = "public",
     format: str | None = None,
 ) -> Response:

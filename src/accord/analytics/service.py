@@ -61,6 +61,7 @@ from accord.places import service as places
 from accord.places.model import Jurisdiction
 from accord.surveillance import rollup, store
 from accord.surveillance import service as surveillance
+from accord.surveillance.formats.common import shape_problem
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -479,6 +480,9 @@ def read_capacity(source: str | Path | bytes, name: str = "capacity.csv") -> pd.
         name, data = source.name, source.read_bytes()
     else:
         data = source.encode() if isinstance(source, str) else source
+    too_big = shape_problem(data.decode("utf-8", "replace"), name)
+    if too_big:
+        raise AccordError("unreadable capacity file", [too_big])
     try:
         frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError):

@@ -10,7 +10,6 @@ package is signed too, and a member can only ever submit within its own jurisdic
 from __future__ import annotations
 
 import hashlib
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -27,6 +26,7 @@ from accord.federation import access, hub, keys, service
 from accord.federation.keys import FederationSettings
 from accord.web import tables
 from accord.web.deps import SessionDep, SettingsDep, UserDep
+from accord.web.params import Day
 
 router = APIRouter(prefix="/api/v1/federation", tags=["federation"])
 
@@ -250,7 +250,12 @@ def members(session: SessionDep, format: str = "json") -> Response:
 
 
 @router.get("/inbox")
-def inbox(session: SessionDep, actor: UserDep, sender: str | None = None, limit: int = 200) -> dict[str, Any]:
+def inbox(
+    session: SessionDep,
+    actor: UserDep,
+    sender: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> dict[str, Any]:
     """What arrived and what became of it (applied, held, replay, refused with its reason, and how many times):
     coordinators and admins of this instance's own jurisdiction; a member's coordinators, its entries only."""
     senders = service.inbox_scope(session, actor)
@@ -316,7 +321,7 @@ def pool_answer(envelope: dict[str, Any], request: Request) -> dict[str, Any]:
 
 
 class PoolRun(BaseModel):
-    start: date
+    start: Day
     days: int = 30
     default_lead_days: int = 5
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header
@@ -23,6 +23,7 @@ from accord.errors import Forbidden, NotFound
 from accord.healthcode import codec, service, trustlist, workplace
 from accord.healthcode.model import PersonStatus, RuleSetVersion
 from accord.web.deps import SessionDep, SettingsDep, UserDep
+from accord.web.params import Day, PathId
 
 router = APIRouter(prefix="/api/v1/healthcode", tags=["healthcode"])
 
@@ -214,7 +215,7 @@ def register_employer(body: EmployerIn, session: SessionDep, actor: UserDep) -> 
 
 @router.post("/employers/{employer_id}/employees", status_code=201)
 def add_employee(
-    employer_id: int, body: EmployeeIn, session: SessionDep, settings: SettingsDep, key: EmployerKey = None
+    employer_id: PathId, body: EmployeeIn, session: SessionDep, settings: SettingsDep, key: EmployerKey = None
 ) -> dict[str, Any]:
     employer = workplace.employer_by_key(session, employer_id, key)
     row = workplace.add_employee(session, employer, body.ref, body.initials, body.birth_day)
@@ -223,7 +224,9 @@ def add_employee(
 
 
 @router.post("/employers/{employer_id}/entrance")
-def entrance_check(employer_id: int, body: EntranceIn, session: SessionDep, key: EmployerKey = None) -> dict[str, Any]:
+def entrance_check(
+    employer_id: PathId, body: EntranceIn, session: SessionDep, key: EmployerKey = None
+) -> dict[str, Any]:
     employer = workplace.employer_by_key(session, employer_id, key)
     decision = workplace.check_entrance(session, employer, body.ref, body.code, datetime.now(UTC))
     return {"admitted": decision.admitted, "reason": decision.reason}
@@ -231,7 +234,7 @@ def entrance_check(employer_id: int, body: EntranceIn, session: SessionDep, key:
 
 @router.get("/employers/{employer_id}/summary")
 def employer_summary(
-    employer_id: int, session: SessionDep, key: EmployerKey = None, day: date | None = None
+    employer_id: PathId, session: SessionDep, key: EmployerKey = None, day: Day | None = None
 ) -> dict[str, Any]:
     employer = workplace.employer_by_key(session, employer_id, key)
     return workplace.summary(session, employer, day or datetime.now(UTC).date())

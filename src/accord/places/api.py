@@ -9,8 +9,11 @@ from fastapi import APIRouter, Query, Request
 from accord.places import service
 from accord.places.model import Jurisdiction
 from accord.web.deps import SessionDep, SettingsDep
+from accord.web.params import Offset
 
 router = APIRouter(prefix="/api/v1/jurisdictions", tags=["jurisdictions"])
+#: deeper than any administrative tree (country, province, city, county, township, community, grid cell...)
+MAX_DEPTH = 100
 
 
 def as_dict(j: Jurisdiction, parent_code: str | None = None) -> dict[str, Any]:
@@ -34,7 +37,7 @@ def list_jurisdictions(
     level: str | None = None,
     root: str | None = None,
     limit: Annotated[int, Query(ge=1)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     limit = min(limit, settings.max_page_size)
     index = service.load_index(session)
@@ -82,7 +85,10 @@ def get_jurisdiction(code: str, session: SessionDep) -> dict[str, Any]:
 
 @router.get("/{code}/subtree", summary="Every jurisdiction below one, at any depth")
 def get_subtree(
-    code: str, session: SessionDep, level: str | None = None, max_depth: Annotated[int | None, Query(ge=0)] = None
+    code: str,
+    session: SessionDep,
+    level: str | None = None,
+    max_depth: Annotated[int | None, Query(ge=0, le=MAX_DEPTH)] = None,
 ) -> dict[str, Any]:
     node = service.get(session, code)
     index = service.load_index(session)

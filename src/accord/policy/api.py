@@ -17,6 +17,7 @@ from accord.policy import indices, risk, service
 from accord.policy.service import MeasureInput
 from accord.web import tables
 from accord.web.deps import SessionDep, UserDep
+from accord.web.params import Day, Offset, PathId
 
 router = APIRouter(prefix="/api/v1/policy", tags=["policy"])
 
@@ -27,8 +28,8 @@ class MeasureIn(BaseModel):
     jurisdiction: str = Field(max_length=64, description="code of the issuing jurisdiction")
     indicator: str = Field(max_length=4, description="OxCGRT code: C1-C8, E1-E2, H1-H3, H6-H8")
     level: int = Field(ge=-1000, le=1000, description="ordinal level, 0 to the indicator's maximum")
-    start: date
-    end: date | None = Field(default=None, description="last day (inclusive); none = until further notice")
+    start: Day
+    end: Day | None = Field(default=None, description="last day (inclusive); none = until further notice")
     targeted: bool = False
     allow_relaxation: bool = False
     notes: str | None = Field(default=None, max_length=10_000)
@@ -36,7 +37,7 @@ class MeasureIn(BaseModel):
 
 
 class EndIn(BaseModel):
-    end: date
+    end: Day
 
 
 class RuleIn(BaseModel):
@@ -51,8 +52,8 @@ class RuleIn(BaseModel):
 
 class ClassifyIn(BaseModel):
     root: str = Field(max_length=64)
-    start: date
-    end: date | None = None
+    start: Day
+    end: Day | None = None
     rule: str | None = Field(default=None, max_length=40)
 
 
@@ -89,10 +90,10 @@ def list_measures(
     session: SessionDep,
     jurisdiction: Annotated[str | None, Query(max_length=64)] = None,
     indicator: Annotated[str | None, Query(max_length=4)] = None,
-    on: date | None = None,
+    on: Day | None = None,
     kind: Annotated[str | None, Query(max_length=16)] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     fmt: FormatQ = None,
 ) -> Response:
     rows, total = service.list_measures(
@@ -121,14 +122,14 @@ def add_measure(body: MeasureIn, session: SessionDep, actor: UserDep) -> dict[st
 
 
 @router.post("/measures/{measure_id}/end", summary="Lift a measure: set its last day")
-def end_measure(measure_id: int, body: EndIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
+def end_measure(measure_id: PathId, body: EndIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
     m = service.end_measure(session, actor, measure_id, body.end)
     session.commit()
     return {"id": m.id, "end": body.end.isoformat()}
 
 
 @router.get("/in-force/{code}", summary="What is in force at a place on a day, and who ordered it")
-def in_force(code: str, session: SessionDep, on: date) -> dict[str, Any]:
+def in_force(code: str, session: SessionDep, on: Day) -> dict[str, Any]:
     return {
         "jurisdiction": code,
         "date": on.isoformat(),
@@ -138,7 +139,7 @@ def in_force(code: str, session: SessionDep, on: date) -> dict[str, Any]:
 
 @router.get("/indices/{code}", summary="Indices computed from the registry at a place, beside published ones")
 def index_series(
-    request: Request, code: str, session: SessionDep, start: date, end: date, fmt: FormatQ = None
+    request: Request, code: str, session: SessionDep, start: Day, end: Day, fmt: FormatQ = None
 ) -> Response:
     if (end - start).days > 1100 or end < start:
         raise AccordError("the dates are not valid", [Problem("give start <= end, at most 1,100 days", field="end")])
@@ -189,7 +190,7 @@ def classify(body: ClassifyIn, session: SessionDep, actor: UserDep) -> dict[str,
 def risk_areas(
     request: Request,
     session: SessionDep,
-    on: date,
+    on: Day,
     level: Annotated[str | None, Query(description="high, medium or low")] = None,
     rule: Annotated[str | None, Query(max_length=40)] = None,
     fmt: FormatQ = None,

@@ -48,6 +48,7 @@ from accord.epi import params
 from accord.errors import AccordError, Problem
 from accord.policy import effects, oxcgrt
 from accord.policy import scenarios as sc
+from accord.surveillance.formats.common import shape_problem
 
 FloatArray = NDArray[np.float64]
 
@@ -303,6 +304,9 @@ def read_regions(source: str | Path | bytes | IO[bytes], name: str = "regions.cs
         data = source.encode() if isinstance(source, str) else source
     else:
         data = source.read()
+    too_big = shape_problem(data.decode("utf-8", "replace"), name)
+    if too_big:
+        raise AccordError("unreadable regions file", [too_big])
     try:
         frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError):

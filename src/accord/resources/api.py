@@ -18,7 +18,8 @@ from pydantic import BaseModel, Field
 from accord.errors import AccordError, Problem
 from accord.resources import service, warning
 from accord.web import tables
-from accord.web.deps import ActorDep, SessionDep, SettingsDep, UserDep
+from accord.web.deps import ActorDep, SessionDep, UploadDep, UserDep
+from accord.web.params import Day, PathId
 
 router = APIRouter(prefix="/api/v1/resources", tags=["resources"])
 
@@ -32,7 +33,7 @@ class MovementIn(BaseModel):
     unit: str | None = Field(default=None, max_length=40)
     source: str = Field(alias="from", max_length=300, description="kind:CODE[:warehouse], e.g. supply:AR-01")
     target: str = Field(alias="to", max_length=300, description="kind:CODE[:warehouse], e.g. stock:AR-01")
-    day: date | None = None
+    day: Day | None = None
     memo: str | None = Field(default=None, max_length=500)
 
 
@@ -45,7 +46,7 @@ class NeedIn(BaseModel):
     resource: str = Field(max_length=64)
     quantity: Quantity
     unit: str | None = Field(default=None, max_length=40)
-    by_date: date | None = None
+    by_date: Day | None = None
     priority: int = 1
     justification: str = Field(max_length=2000)
 
@@ -55,7 +56,7 @@ class OfferIn(BaseModel):
     resource: str = Field(max_length=64)
     quantity: Quantity
     unit: str | None = Field(default=None, max_length=40)
-    from_date: date | None = None
+    from_date: Day | None = None
     terms: str = "donation"
     unit_price: float = 0.0
     earmark: str | None = Field(default=None, max_length=64)
@@ -84,7 +85,7 @@ class PlanIn(BaseModel):
     root: str = Field(max_length=64)
     resources: list[str] | None = Field(default=None, max_length=100)
     horizon_days: int = 14
-    start: date | None = None
+    start: Day | None = None
     equity: str = "total"
     duals: bool = False
     max_shortfall_share: float | None = None
@@ -97,7 +98,7 @@ class ShipmentEdit(BaseModel):
 class ReceiptIn(BaseModel):
     quantity: Quantity
     unit: str | None = Field(default=None, max_length=40)
-    day: date | None = None
+    day: Day | None = None
     note: str | None = Field(default=None, max_length=500)
     final: bool = False
 
@@ -123,7 +124,7 @@ def get_stock(
     request: Request,
     session: SessionDep,
     root: str,
-    at: Annotated[date | None, Query(alias="date")] = None,
+    at: Annotated[Day | None, Query(alias="date")] = None,
     resource: str | None = None,
     format: str | None = None,
 ) -> Response:
@@ -158,7 +159,7 @@ def post_movement(body: MovementIn, session: SessionDep, actor: UserDep) -> dict
 
 
 @router.post("/transactions/{txn_id}/reversal", status_code=201)
-def post_reversal(txn_id: int, body: ReversalIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
+def post_reversal(txn_id: PathId, body: ReversalIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
     rev = service.reverse_transaction(session, actor, txn_id, body.reason)
     return {"transaction": rev.id, "reverses": txn_id}
 
@@ -188,7 +189,7 @@ def post_need(body: NeedIn, session: SessionDep, actor: UserDep) -> dict[str, An
 
 
 @router.post("/needs/{need_id}/close")
-def close_need(need_id: int, session: SessionDep, actor: UserDep) -> dict[str, Any]:
+def close_need(need_id: PathId, session: SessionDep, actor: UserDep) -> dict[str, Any]:
     service.close_need(session, actor, need_id)
     return {"need": need_id, "status": "closed"}
 
@@ -221,7 +222,7 @@ def post_offer(body: OfferIn, session: SessionDep, actor: UserDep) -> dict[str, 
 
 
 @router.post("/offers/{offer_id}/close")
-def close_offer(offer_id: int, session: SessionDep, actor: UserDep) -> dict[str, Any]:
+def close_offer(offer_id: PathId, session: SessionDep, actor: UserDep) -> dict[str, Any]:
     service.close_offer(session, actor, offer_id)
     return {"offer": offer_id, "status": "closed"}
 
@@ -286,32 +287,32 @@ def get_plans(request: Request, session: SessionDep, root: str, format: str | No
 
 
 @router.get("/plans/{plan_id}")
-def get_plan(plan_id: int, session: SessionDep) -> dict[str, Any]:
+def get_plan(plan_id: PathId, session: SessionDep) -> dict[str, Any]:
     return _plan_json(session, plan_id)
 
 
 @router.get("/plans/{plan_id}/shipments")
-def get_shipments(request: Request, plan_id: int, session: SessionDep, format: str | None = None) -> Response:
+def get_shipments(request: Request, plan_id: PathId, session: SessionDep, format: str | None = None) -> Response:
     _, ships = service.plan_frames(session, plan_id)
     return _table(request, ships, format, f"plan-{plan_id}-shipments")
 
 
 @router.patch("/plans/{plan_id}/shipments/{shipment_id}")
 def patch_shipment(
-    plan_id: int, shipment_id: int, body: ShipmentEdit, session: SessionDep, actor: UserDep
+    plan_id: PathId, shipment_id: PathId, body: ShipmentEdit, session: SessionDep, actor: UserDep
 ) -> dict[str, Any]:
     s = service.edit_shipment(session, actor, plan_id, shipment_id, body.quantity)
     return {"shipment": s.id, "quantity": s.quantity / 1000, "proposed_quantity": s.proposed_quantity / 1000}
 
 
 @router.post("/plans/{plan_id}/approval")
-def approve(plan_id: int, session: SessionDep, actor: UserDep) -> dict[str, Any]:
+def approve(plan_id: PathId, session: SessionDep, actor: UserDep) -> dict[str, Any]:
     service.approve_plan(session, actor, plan_id)
     return _plan_json(session, plan_id)
 
 
 @router.post("/shipments/{shipment_id}/receipts", status_code=201)
-def post_receipt(shipment_id: int, body: ReceiptIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
+def post_receipt(shipment_id: PathId, body: ReceiptIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
     s = service.receive(
         session, actor, shipment_id, body.quantity, unit=body.unit, day=body.day, note=body.note, final=body.final
     )
@@ -330,7 +331,7 @@ def get_warnings(
     session: SessionDep,
     actor: ActorDep,
     root: str,
-    at: Annotated[date | None, Query(alias="date")] = None,
+    at: Annotated[Day | None, Query(alias="date")] = None,
     level: str | None = None,
     horizon: int = 14,
     resource: str | None = None,
@@ -354,20 +355,16 @@ def get_warnings(
 
 
 @router.post("/capacity", status_code=201)
-async def post_capacity(
-    request: Request,
+def post_capacity(
+    data: UploadDep,
     session: SessionDep,
     actor: UserDep,
-    settings: SettingsDep,
     format: Annotated[str, Query(description="saner or covid19scenarios")] = "saner",
-    at: Annotated[date | None, Query(alias="date", description="covid19scenarios: the day the figures are for")] = None,
+    at: Annotated[Day | None, Query(alias="date", description="covid19scenarios: the day the figures are for")] = None,
     skip_unknown: bool = False,
     filename: str = "upload.csv",
 ) -> JSONResponse:
     """Import a capacity report (the request body: CSV or TSV text) as stock counts, whole or not at all."""
-    from accord.surveillance.api import read_limited
-
-    data = await read_limited(request, settings.max_upload_bytes)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -26,6 +26,7 @@ from datetime import date
 import pandas as pd
 
 from accord.errors import Problem
+from accord.surveillance.formats.common import table_problem
 
 SANER_STOCK = {"numTotBeds": "beds", "numbeds": "beds", "numICUBeds": "icu_beds", "numVent": "ventilators"}
 SANER_CENSUS = frozenset(
@@ -89,8 +90,21 @@ def _day(raw: object, file: str, line: int, problems: list[Problem]) -> date | N
         return None
 
 
+def _read_table(text: str, file: str, sep: str = ",") -> tuple[pd.DataFrame | None, Problem | None]:
+    """An all-string table, or None and why not (empty, too big, malformed), within the CSV kit's limits."""
+    unreadable = table_problem(text, file, sep)
+    if unreadable:
+        return None, unreadable
+    try:
+        return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False), None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        return None, Problem(f"not a readable table: {str(exc).strip()}", file, code="malformed")
+
+
 def parse_saner(text: str, catalog: set[str], file: str = "capacity.csv") -> Parsed:
-    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    frame, unreadable = _read_table(text, file)
+    if frame is None:
+        return Parsed(_frame([]), [unreadable] if unreadable else [])
     frame.columns = [c.strip() for c in frame.columns]
     problems: list[Problem] = []
     for col in ("date", "jurisdiction"):
@@ -135,7 +149,9 @@ def parse_saner(text: str, catalog: set[str], file: str = "capacity.csv") -> Par
 
 def parse_covid19scenarios(text: str, day: date, file: str) -> Parsed:
     """``populationData.tsv`` or an ICU table (``ICU_capacity.tsv``, ``ICU_asia.tsv``), told apart by the header."""
-    frame = pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False)
+    frame, unreadable = _read_table(text, file, sep="\t")
+    if frame is None:
+        return Parsed(_frame([]), [unreadable] if unreadable else [])
     frame.columns = [c.strip() for c in frame.columns]
     if {"name", "hospitalBeds", "ICUBeds"} <= set(frame.columns):
         key, columns = "name", {"hospitalBeds": "beds", "ICUBeds": "icu_beds"}

@@ -4,7 +4,6 @@ reviewers' registry (token needed). Errors are RFC 9457 problem documents (:clas
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -14,7 +13,8 @@ from pydantic import BaseModel, Field
 from accord.errors import AccordError, Problem
 from accord.rumors import matcher, service
 from accord.rumors.model import VERDICTS
-from accord.web.deps import ActorDep, SessionDep, SettingsDep, UserDep
+from accord.web.deps import ActorDep, SessionDep, UploadDep, UserDep
+from accord.web.params import Day, Offset, PathId
 
 router = APIRouter(prefix="/api/v1/rumors", tags=["rumors"])
 
@@ -33,7 +33,7 @@ class ClaimIn(BaseModel):
     explanation: str = Field(max_length=service.MAX_EXPLANATION_CHARS * 2)
     jurisdiction: str = Field(max_length=64, description="code of the issuing jurisdiction")
     language: str | None = Field(default=None, max_length=35)
-    first_seen: date | None = None
+    first_seen: Day | None = None
     seen_where: str | None = Field(default=None, max_length=2000)
     sources: list[SourceIn] = Field(default_factory=list, max_length=service.MAX_SOURCES * 2)
 
@@ -44,7 +44,7 @@ class ClaimPatch(BaseModel):
     explanation: str | None = Field(default=None, max_length=service.MAX_EXPLANATION_CHARS * 2)
     jurisdiction: str | None = Field(default=None, max_length=64)
     language: str | None = Field(default=None, max_length=35)
-    first_seen: date | None = None
+    first_seen: Day | None = None
     seen_where: str | None = Field(default=None, max_length=2000)
     sources: list[SourceIn] | None = Field(default=None, max_length=service.MAX_SOURCES * 2)
     reason: str | None = Field(default=None, max_length=2000)
@@ -62,7 +62,7 @@ class QuestionIn(BaseModel):
 
 
 class HandleIn(BaseModel):
-    claim_id: int | None = Field(default=None, description="the claim that answers it; none dismisses it")
+    claim_id: PathId | None = Field(default=None, description="the claim that answers it; none dismisses it")
 
 
 def _page(request: Request, total: int, limit: int, offset: int) -> dict[str, Any]:
@@ -82,7 +82,7 @@ def list_claims(
     verdict: str | None = None,
     status: Annotated[str | None, Query(description="reviewers only: draft, reviewed")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     rows, total = service.list_claims(session, actor, status=status, verdict=verdict, q=q, limit=limit, offset=offset)
     return {**_page(request, total, limit, offset), "data": [service.claim_dict(session, c, s) for c, s in rows]}
@@ -138,30 +138,26 @@ def list_questions(
     actor: UserDep,
     status: str = "open",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     rows, total = service.questions(session, actor, status, limit, offset)
     return {**_page(request, total, limit, offset), "data": [service.question_dict(session, q) for q in rows]}
 
 
 @router.post("/questions/{question_id}", summary="Answer a question with a claim, or dismiss it")
-def handle_question(question_id: int, body: HandleIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
+def handle_question(question_id: PathId, body: HandleIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
     q = service.handle_question(session, actor, question_id, claim_id=body.claim_id)
     return service.question_dict(session, q)
 
 
 @router.post("/import", status_code=201, summary="Import ClaimReview JSON-LD as drafts (duplicates skipped)")
-async def import_(
-    request: Request,
+def import_(
+    data: UploadDep,
     session: SessionDep,
     actor: UserDep,
-    settings: SettingsDep,
     jurisdiction: str | None = None,
     force: bool = False,
 ) -> dict[str, Any]:
-    from accord.surveillance.api import read_limited
-
-    data = await read_limited(request, settings.max_upload_bytes)
     return service.import_claim_reviews(session, actor, data, jurisdiction=jurisdiction, force=force).as_dict()
 
 
@@ -173,24 +169,26 @@ def create(body: ClaimIn, session: SessionDep, actor: UserDep, force: bool = Fal
 
 
 @router.get("/{claim_id}", summary="One claim (published, or any within a reviewer's scope)")
-def get_claim(claim_id: int, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+def get_claim(claim_id: PathId, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
     return service.claim_dict(session, service.get_claim(session, actor, claim_id))
 
 
 @router.get("/{claim_id}/history", summary="Every revision of a claim")
-def get_history(claim_id: int, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+def get_history(claim_id: PathId, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
     return {"claim_id": claim_id, "data": service.history(session, actor, claim_id)}
 
 
 @router.get("/{claim_id}/claimreview", summary="One published claim as ClaimReview JSON-LD")
-def get_claim_review(claim_id: int, request: Request, session: SessionDep, actor: ActorDep) -> Response:
+def get_claim_review(claim_id: PathId, request: Request, session: SessionDep, actor: ActorDep) -> Response:
     c = service.get_claim(session, actor, claim_id)
     body = service.claim_review(session, c, str(request.base_url).rstrip("/"))
     return Response(json.dumps(body, ensure_ascii=False), media_type="application/ld+json")
 
 
 @router.patch("/{claim_id}", summary="Edit a claim (history kept; a published claim needs a reason)")
-def patch(claim_id: int, body: ClaimPatch, session: SessionDep, actor: UserDep, force: bool = False) -> dict[str, Any]:
+def patch(
+    claim_id: PathId, body: ClaimPatch, session: SessionDep, actor: UserDep, force: bool = False
+) -> dict[str, Any]:
     changes = body.model_dump(exclude_unset=True)
     reason = changes.pop("reason", None)
     # null for a required field means "unchanged"; for an optional one, "clear it"
@@ -202,10 +200,10 @@ def patch(claim_id: int, body: ClaimPatch, session: SessionDep, actor: UserDep, 
 
 
 @router.post("/{claim_id}/review", summary="Review a draft (a second reviewer)")
-def review(claim_id: int, session: SessionDep, actor: UserDep) -> dict[str, Any]:
+def review(claim_id: PathId, session: SessionDep, actor: UserDep) -> dict[str, Any]:
     return service.claim_dict(session, service.review_claim(session, actor, claim_id))
 
 
 @router.post("/{claim_id}/publish", summary="Publish a reviewed claim")
-def publish(claim_id: int, session: SessionDep, actor: UserDep) -> dict[str, Any]:
+def publish(claim_id: PathId, session: SessionDep, actor: UserDep) -> dict[str, Any]:
     return service.claim_dict(session, service.publish_claim(session, actor, claim_id))

@@ -633,6 +633,10 @@ def parse_claim_reviews(data: bytes | str, default_jurisdiction: str | None) -> 
         doc = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise AccordError("the file is not JSON-LD", [Problem(f"not valid JSON: {exc}", code="invalid-json")]) from None
+    except RecursionError:
+        raise AccordError(
+            "the file is not JSON-LD", [Problem("JSON nested too deeply to be a ClaimReview", code="invalid-json")]
+        ) from None
     items = _reviews_in(doc)
     out: list[ClaimInput] = []
     problems: list[Problem] = []

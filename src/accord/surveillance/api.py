@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 import pandas as pd
@@ -12,23 +11,26 @@ from pydantic import BaseModel, Field
 
 from accord.auth.roles import Actor
 from accord.db import utcnow
-from accord.errors import AccordError, Forbidden, Problem
+from accord.errors import Forbidden
 from accord.places import service as places
-from accord.surveillance import exchange, service
+from accord.surveillance import exchange, service, validation
 from accord.surveillance import indicators as ind
 from accord.web import tables
-from accord.web.deps import ActorDep, SessionDep, SettingsDep, UserDep
+from accord.web.deps import ActorDep, SessionDep, SettingsDep, UploadDep, UserDep
+from accord.web.params import Day, Instant, Offset, check_range
 
 router = APIRouter(prefix="/api/v1", tags=["surveillance"])
+#: compliance is computed per unit and day of the range: one request covers at most a year
+MAX_COMPLIANCE_DAYS = 366
 
 
 class ObservationIn(BaseModel):
     jurisdiction: str = Field(min_length=1, max_length=64)
-    date: date
+    date: Day
     indicator: str
     disaggregation: str = ""
-    value: float
-    reason: str | None = Field(default=None, max_length=2000)
+    value: float = Field(ge=-validation.MAX_VALUE, le=validation.MAX_VALUE)
+    reason: str | None = Field(default=None, max_length=validation.MAX_REASON_CHARS)
 
 
 class SubmissionIn(BaseModel):
@@ -38,7 +40,7 @@ class SubmissionIn(BaseModel):
 
 class DaysIn(BaseModel):
     jurisdiction: str
-    dates: list[date] = Field(min_length=1, max_length=10_000)
+    dates: list[Day] = Field(min_length=1, max_length=10_000)
 
 
 @router.get("/indicators", summary="The indicator catalog with aggregation semantics")
@@ -82,41 +84,15 @@ def post_submission(
 
 
 @router.post("/imports", status_code=201, summary="Import a file in one of the supported formats")
-async def post_import(
-    request: Request,
+def post_import(
+    data: UploadDep,
     session: SessionDep,
     actor: UserDep,
-    settings: SettingsDep,
     format: Annotated[str, Query(description="csv, owid, jhu, who, dhis2, adx, canghailan")],
-    filename: str = "upload",
+    filename: Annotated[str, Query(max_length=200)] = "upload",
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> dict[str, Any]:
-    data = await read_limited(request, settings.max_upload_bytes)
-    result = exchange.import_bytes(session, format, data, filename, actor=actor, idempotency_key=idempotency_key)
-    return result
-
-
-async def read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise AccordError(
-            "the upload is too large",
-            [Problem(f"{int(declared):,} bytes is over the limit of {limit:,} bytes")],
-            status=413,
-            kind="too-large",
-        )
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise AccordError(
-                "the upload is too large",
-                [Problem(f"more than the limit of {limit:,} bytes")],
-                status=413,
-                kind="too-large",
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return exchange.import_bytes(session, format, data, filename, actor=actor, idempotency_key=idempotency_key)
 
 
 def _guard_small_counts(
@@ -162,20 +138,15 @@ def get_series(
     jurisdiction: str,
     indicator: str,
     disaggregation: str = "",
-    start: date | None = None,
-    end: date | None = None,
-    as_of: datetime | None = None,
+    start: Day | None = None,
+    end: Day | None = None,
+    as_of: Instant | None = None,
     view: Literal["public", "all"] = "public",
     format: str | None = None,
 ) -> Response:
     view = "all" if _view(session, actor, jurisdiction, view) == "all" else "public"
     _guard_small_counts(session, settings, actor, jurisdiction)
-    if as_of is not None and as_of.tzinfo is None:
-        raise AccordError(
-            "as_of needs a time zone",
-            [Problem("give as_of with an offset, e.g. 2020-02-13T00:00:00Z", field="as_of")],
-            status=400,
-        )
+    check_range(start, end)
     frame = service.series(
         session, jurisdiction, indicator, disaggregation=disaggregation, start=start, end=end, view=view, as_of=as_of
     )
@@ -197,7 +168,7 @@ def get_history(
     actor: ActorDep,
     jurisdiction: str,
     indicator: str,
-    date: date,
+    date: Day,
     settings: SettingsDep,
     disaggregation: str = "",
     format: str | None = None,
@@ -228,7 +199,7 @@ def get_flags(
     code: str | None = None,
     severity: str | None = None,
     limit: Annotated[int, Query(ge=1)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     format: str | None = None,
 ) -> Response:
     limit = min(limit, settings.max_page_size)
@@ -267,10 +238,11 @@ def get_report_days(
     request: Request,
     session: SessionDep,
     jurisdiction: str,
-    start: date | None = None,
-    end: date | None = None,
+    start: Day | None = None,
+    end: Day | None = None,
     format: str | None = None,
 ) -> Response:
+    check_range(start, end)
     days = service.report_day_status(session, jurisdiction, start, end)
     frame = pd.DataFrame(
         [
@@ -294,10 +266,11 @@ def get_compliance(
     session: SessionDep,
     settings: SettingsDep,
     jurisdiction: str,
-    start: date,
-    end: date,
+    start: Day,
+    end: Day,
     format: str | None = None,
 ) -> Response:
+    check_range(start, end, max_days=MAX_COMPLIANCE_DAYS)
     frame = service.compliance(session, jurisdiction, start, end, utcnow(), settings.timezone)
     return tables.render(frame, tables.choose(request, format), f"{jurisdiction}_compliance")
 
@@ -310,9 +283,10 @@ def get_export(
     format: str,
     jurisdiction: str,
     level: str | None = None,
-    start: date | None = None,
-    end: date | None = None,
+    start: Day | None = None,
+    end: Day | None = None,
 ) -> Response:
     _guard_small_counts(session, settings, actor, jurisdiction, level=level, whole_subtree=level is None)
+    check_range(start, end)
     data, media, name = exchange.export_bytes(session, format, jurisdiction, level=level, start=start, end=end)
     return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -38,6 +38,12 @@ class Finding:
 EARLIEST_DAY = pd.Timestamp("1900-01-01")
 LATEST_DAY = pd.Timestamp("2200-12-31")
 
+#: the largest value any indicator can take: more than the world's population, so no count of people, tests,
+#: beds or deaths in one jurisdiction and day reaches it (and sums of such values stay exact in float64)
+MAX_VALUE = 10_000_000_000.0
+#: the longest reason for an unusual value, in characters (the JSON API refuses longer ones as well)
+MAX_REASON_CHARS = 2_000
+
 #: a count this many times above its trailing 7-day mean (and above OUTLIER_FLOOR) is flagged
 OUTLIER_FACTOR = 10.0
 OUTLIER_FLOOR = 50.0
@@ -92,6 +98,21 @@ def check_rows(frame: pd.DataFrame, today: date) -> list[Finding]:
         lambda i: f"'{frame['disaggregation'].iat[i]}' is not a disaggregation of {codes[i]}",
     )
     add(~finite, "not_a_number", Severity.ERROR, "value", lambda i: "value is missing or not a number")
+    add(
+        finite & (np.abs(values) > MAX_VALUE),
+        "value_out_of_range",
+        Severity.ERROR,
+        "value",
+        lambda i: f"{values[i]:g} is beyond the largest value any indicator can take ({MAX_VALUE:,.0f})",
+    )
+    reason_chars = frame["reason"].fillna("").astype(str).str.len().to_numpy()
+    add(
+        reason_chars > MAX_REASON_CHARS,
+        "reason_too_long",
+        Severity.ERROR,
+        "reason",
+        lambda i: f"the reason is {reason_chars[i]:,} characters long; at most {MAX_REASON_CHARS:,}",
+    )
     add(
         np.isnat(dates),
         "bad_date",

@@ -14,10 +14,11 @@ from pydantic import BaseModel, Field
 
 from accord.auth import service as auth
 from accord.auth.roles import APPROVERS
-from accord.errors import AccordError, NotFound, Problem
+from accord.errors import NotFound
 from accord.tracing import service
 from accord.web import tables
-from accord.web.deps import SessionDep, SettingsDep, UserDep
+from accord.web.deps import SessionDep, UploadDep, UserDep
+from accord.web.params import Day, PathId, check_range
 
 router = APIRouter(prefix="/api/v1/tracing", tags=["tracing"])
 MAPPINGS = Path(__file__).parent / "mappings"
@@ -29,7 +30,7 @@ class PersonIn(BaseModel):
     phone: str | None = Field(default=None, max_length=40)
     national_id: str | None = Field(default=None, max_length=40)
     address: str | None = Field(default=None, max_length=500)
-    birth_date: date | None = None
+    birth_date: Day | None = None
     sex: str | None = Field(default=None, max_length=20)
 
 
@@ -41,9 +42,9 @@ class MergeIn(BaseModel):
 class CaseIn(BaseModel):
     person: str = Field(max_length=24)
     classification: str
-    report_date: date
-    onset_date: date | None = None
-    confirmation_date: date | None = None
+    report_date: Day
+    onset_date: Day | None = None
+    confirmation_date: Day | None = None
     origin: str = "local"
     severity: str | None = None
     residence: str | None = Field(default=None, max_length=64)
@@ -54,15 +55,15 @@ class CasePatch(BaseModel):
     classification: str | None = None
     severity: str | None = None
     outcome: str | None = None
-    outcome_date: date | None = None
-    confirmation_date: date | None = None
+    outcome_date: Day | None = None
+    confirmation_date: Day | None = None
 
 
 class ContactIn(BaseModel):
     source: str = Field(max_length=24, description="ref of the person the contact was exposed to")
     contact: str = Field(max_length=24)
-    last_exposure: date
-    first_exposure: date | None = None
+    last_exposure: Day
+    first_exposure: Day | None = None
     setting: str = "other"
     proximity: str | None = None
     duration_minutes: int | None = Field(default=None, ge=0, le=60 * 24 * 60)
@@ -72,7 +73,7 @@ class ContactIn(BaseModel):
 class TaskIn(BaseModel):
     kind: str
     community: str = Field(max_length=64)
-    due_date: date
+    due_date: Day
     person: str | None = Field(default=None, max_length=24)
     note: str | None = Field(default=None, max_length=2000)
 
@@ -150,7 +151,7 @@ def create_case(body: CaseIn, session: SessionDep, actor: UserDep) -> dict[str, 
 
 
 @router.patch("/cases/{case_id}")
-def update_case(case_id: int, body: CasePatch, session: SessionDep, actor: UserDep) -> dict[str, Any]:
+def update_case(case_id: PathId, body: CasePatch, session: SessionDep, actor: UserDep) -> dict[str, Any]:
     case = service.update_case(session, actor, case_id, **body.model_dump(exclude_none=True))
     return {"id": case.id, "classification": case.classification, "outcome": case.outcome}
 
@@ -178,7 +179,7 @@ def tasks(
     request: Request,
     session: SessionDep,
     actor: UserDep,
-    day: date | None = None,
+    day: Day | None = None,
     scope: str | None = None,
     format: str | None = None,
 ) -> Response:
@@ -195,13 +196,13 @@ def add_task(body: TaskIn, session: SessionDep, actor: UserDep) -> dict[str, Any
 
 
 @router.post("/tasks/{task_id}/outcome")
-def outcome(task_id: int, body: OutcomeIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
+def outcome(task_id: PathId, body: OutcomeIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
     task = service.record_outcome(session, actor, task_id, body.outcome, body.note)
     return {"id": task.id, "status": task.status, "outcome": task.outcome}
 
 
 @router.post("/tasks/generate")
-def generate(session: SessionDep, actor: UserDep, day: date | None = None) -> dict[str, Any]:
+def generate(session: SessionDep, actor: UserDep, day: Day | None = None) -> dict[str, Any]:
     """Today's follow-ups for every community and the escalation of overdue tasks: it writes tasks everywhere,
     so national coordinators and admins run it (the CLI, ``accord tracing tasks``, runs it as the operator)."""
     auth.require_national(session, actor, APPROVERS, "generate tasks for every community")
@@ -240,11 +241,12 @@ def reconciliation(
     request: Request,
     session: SessionDep,
     actor: UserDep,
-    start: date,
-    end: date,
+    start: Day,
+    end: Day,
     format: str | None = None,
 ) -> Response:
     """Case-based confirmed counts per community-day beside the reported ones; mismatches become flags."""
+    check_range(start, end)
     frame = service.reconcile_for(session, actor, root, start, end)
     return tables.render(frame, tables.choose(request, format), f"reconciliation-{root}")
 
@@ -274,11 +276,10 @@ def audit(
 
 # ------------------------------------------------------------------------------------------------ import
 @router.post("/imports")
-async def import_linelist(
-    request: Request,
+def import_linelist(
+    data: UploadDep,
     session: SessionDep,
     actor: UserDep,
-    settings: SettingsDep,
     root: str,
     file: Annotated[str, Query(max_length=200)],
     mapping: Annotated[str, Query(max_length=80, description="a shipped mapping (xu2020, ...) ")],
@@ -288,11 +289,6 @@ async def import_linelist(
     if not mapping.replace("-", "").replace("_", "").isalnum() or not path.is_file():
         known = ", ".join(sorted(p.stem for p in MAPPINGS.glob("*.toml")))
         raise NotFound(f"no mapping '{mapping}'; shipped mappings: {known}")
-    data = await request.body()
-    if len(data) > settings.max_upload_bytes:
-        raise AccordError(
-            "the file is too large", [Problem(f"at most {settings.max_upload_bytes} bytes", file=file)], status=413
-        )
     report = service.import_linelist(session, actor, data, path.read_text(), root, file=file, mapping_file=path.name)
     return {
         "cases": report.cases,

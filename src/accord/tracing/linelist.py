@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from accord.errors import Problem
+from accord.surveillance.formats.common import table_problem
 
 DATE_FIELDS = ("onset_date", "report_date", "confirmation_date", "outcome_date")
 ENUM_FIELDS = {
@@ -169,6 +170,9 @@ class LineList:
 def parse(data: bytes, mapping: Mapping, file: str) -> LineList:
     decoded = decode(data)
     notes = [n for n in [decoded.note(file)] if n]
+    unreadable = table_problem(decoded.text, file)
+    if unreadable:
+        return LineList(file, pd.DataFrame(), [unreadable], notes)
     try:
         raw = pd.read_csv(io.StringIO(decoded.text), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:

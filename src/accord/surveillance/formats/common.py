@@ -39,6 +39,12 @@ from accord.errors import AccordError, Problem
 MAX_BYTES = 200 * 1024 * 1024
 #: Beyond this many problems a file is clearly the wrong file; listing more helps nobody.
 MAX_PROBLEMS = 50
+#: The widest table any layout needs: JHU's wide layout has one column per day, so 13 years fit.
+MAX_COLUMNS = 5_000
+#: The longest physical line of a text table, in characters (a JHU row of 5,000 days is about 40,000).
+MAX_LINE_CHARS = 1_000_000
+#: The longest single field, in characters (the longest free text we store, a reason, is capped at 2,000).
+MAX_FIELD_CHARS = 10_000
 
 FRAME_COLUMNS = (
     "jurisdiction",
@@ -218,6 +224,11 @@ def read_csv(text: str, filename: str) -> tuple[pd.DataFrame, list[Problem]]:
     """
     if not text.strip():
         return pd.DataFrame(), [Problem("file is empty", filename, code="empty")]
+    # refused before pandas sees it: a million columns or a 50 MB line would tie the parser up for minutes
+    longest = longest_line(text)
+    too_big = shape_problem(text, filename, longest=longest)
+    if too_big:
+        return pd.DataFrame(), [too_big]
     header = next(csv.reader(io.StringIO(text)))
     names = [h.strip() for h in header]
     problems = _duplicate_header_problems(names, filename)
@@ -249,7 +260,76 @@ def read_csv(text: str, filename: str) -> tuple[pd.DataFrame, list[Problem]]:
     table = table.fillna("")
     table.index = pd.Index(_record_lines(text, table, header), name="line")
     blank = (table == "").all(axis=1)
-    return table[~blank.to_numpy()], []
+    table = table[~blank.to_numpy()]
+    # a field is no longer than its line, unless quotes let it span lines
+    may_be_long = longest[1] > MAX_FIELD_CHARS or ('"' in text and len(text) > MAX_FIELD_CHARS)
+    long = long_field_problem(table, filename) if may_be_long else None
+    return (pd.DataFrame(), [long]) if long else (table, [])
+
+
+def shape_problem(
+    text: str, filename: str | None, sep: str = ",", longest: tuple[int, int] | None = None
+) -> Problem | None:
+    """The first way ``text`` is too big a table to parse: a line over MAX_LINE_CHARS, or a header of more
+    than MAX_COLUMNS fields. Cheap (one vectorised pass over the bytes), so every CSV reader calls it first;
+    ``longest`` is :func:`longest_line` of the text when the caller has it already."""
+    line, length = longest or longest_line(text)
+    if length > MAX_LINE_CHARS:
+        return Problem(
+            f"line is {length:,} characters long; at most {MAX_LINE_CHARS:,} per line", filename, line, code="too-long"
+        )
+    first = text.lstrip("\ufeff").split("\n", 1)[0]
+    if first.count(sep) + 1 > MAX_COLUMNS:
+        columns = len(next(csv.reader(io.StringIO(first), delimiter=sep), []))
+        if columns > MAX_COLUMNS:
+            return Problem(
+                f"the header has {columns:,} columns; at most {MAX_COLUMNS:,}", filename, 1, code="too-many-columns"
+            )
+    return None
+
+
+def table_problem(text: str, filename: str | None, sep: str = ",") -> Problem | None:
+    """Why ``text`` cannot be read as a table at all (empty, or too big by :func:`shape_problem`), or None.
+
+    For readers that call pandas themselves (capacity reports, line lists, scenario regions): the same
+    limits as :func:`read_csv`, checked before the parser runs."""
+    if not text.strip():
+        return Problem("file is empty", filename, code="empty")
+    return shape_problem(text, filename, sep)
+
+
+def longest_line(text: str) -> tuple[int, int]:
+    """(1-based line number, length in characters) of the longest line; a line ends at \\n, \\r\\n or \\r."""
+    data = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    newline = data == 10
+    ends = newline | (data == 13)
+    ends[:-1] &= ~newline[1:]  # the \\r of \\r\\n is part of its line's ending
+    stops = np.flatnonzero(ends)
+    starts = np.concatenate(([0], stops + 1))
+    stops = np.concatenate((stops, [len(data)]))
+    widths = stops - starts  # bytes: at least the characters, at most four times them
+    index = int(np.argmax(widths))
+    if widths[index] <= MAX_LINE_CHARS:
+        return index + 1, int(widths[index])
+    chars = len(data[starts[index] : stops[index]].tobytes().decode("utf-8", "surrogatepass").rstrip("\r"))
+    return index + 1, chars
+
+
+def long_field_problem(table: pd.DataFrame, filename: str | None) -> Problem | None:
+    """The first field longer than MAX_FIELD_CHARS in an all-string table indexed by source line."""
+    for name in table.columns:
+        lengths = table[name].str.len()
+        if len(lengths) and int(lengths.max()) > MAX_FIELD_CHARS:
+            position = int(np.argmax(lengths.to_numpy()))
+            line = table.index[position]
+            return Problem(
+                f"the field is {int(lengths.iloc[position]):,} characters long; at most {MAX_FIELD_CHARS:,}",
+                filename,
+                int(line) if isinstance(line, int | np.integer) else None,
+                str(name),
+                code="too-long",
+            )
+    return None
 
 
 def _duplicate_header_problems(names: list[str], filename: str) -> list[Problem]:

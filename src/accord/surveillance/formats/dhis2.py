@@ -75,6 +75,9 @@ def parse(data: bytes, filename: str, *, encoding: str | None = None, max_bytes:
     except json.JSONDecodeError as exc:
         problems.add(f"malformed JSON: {exc.msg} (column {exc.colno})", line=exc.lineno, code="malformed")
         return failed(problems)
+    except RecursionError:
+        problems.add("malformed JSON: nested too deeply to be a data value set", code="malformed")
+        return failed(problems)
     if not isinstance(document, dict) or not isinstance(document.get("dataValues"), list):
         raise AccordError(
             f"{filename} is not a DHIS2 data value set (no 'dataValues' list at the top level)", kind="wrong-format"
