@@ -1,7 +1,7 @@
 """``accord rt``: Rt (Cori et al. 2013) of every region in a plain CSV of daily cases, no database needed.
 ``accord forecast`` and ``accord scenario run|compare``: calibrated ensemble forecasts of every unit under a
 jurisdiction from the store, and scenarios against their baseline (common random numbers), on a local process pool
-or a Dask cluster (``--dask ADDRESS``). The root CLI registers them as ``forecast_command`` and ``scenario_app``."""
+or a Dask cluster (``--dask ADDRESS``). The root CLI registers them as ``forecast_app`` and ``scenario_app``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from typer._click.core import Context as ClickContext  # typer carries its own click
+from typer.core import TyperGroup
 
 from accord import clikit
 from accord.analytics import service
@@ -296,6 +298,25 @@ def forecast_command(
     if fit_output is not None:
         _write(result.fit_frame(), fit_output)
     _fit_summary(result)
+
+
+class _RunByDefault(TyperGroup):
+    """``accord forecast CODE ...`` runs a forecast (the ``run`` command); named sub-commands do the rest."""
+
+    def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+forecast_app = typer.Typer(
+    cls=_RunByDefault,
+    help="Forecasts: calibrate and forecast every unit (run, the default), score rolling backtests (score).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+forecast_app.command("run")(forecast_command)
 
 
 scenario_app = typer.Typer(

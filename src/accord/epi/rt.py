@@ -118,7 +118,7 @@ def lagged_sum(values: FloatArray, kernel: FloatArray) -> FloatArray:
     spare = 1 if rows.shape[0] == 1 else 0
     padded = np.zeros((rows.shape[0] + spare, k - 1 + days))
     padded[: rows.shape[0], k - 1 :] = rows
-    out = np.empty(padded.shape[:1] + (days,), dtype=np.float64)
+    out = np.empty((padded.shape[0], days), dtype=np.float64)
     for start in range(0, days, block):
         width = min(block, days - start)
         out[:, start : start + width] = padded[:, start : start + k - 1 + width] @ band[: k - 1 + width, :width]
