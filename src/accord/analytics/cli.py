@@ -418,14 +418,15 @@ def _print_scores(table: pd.DataFrame) -> None:
         }
     ).replace({"nan": "", "nan%": ""})
     typer.echo(shown.to_string(index=False))
-    for r in table[table["horizon"] != "all"].itertuples(index=False):
-        if r.forecasts == 0:
+    for row in table[table["horizon"] != "all"].to_dict(orient="records"):
+        if not row["forecasts"]:
             continue
-        cover = "met" if 0.90 <= r.cover95 <= 0.98 else "MISSED"
-        wis = "met" if r.relative_wis < 1 else "MISSED"
+        cover95, relative = float(row["cover95"]), float(row["relative_wis"])
+        cover = "met" if 0.90 <= cover95 <= 0.98 else "MISSED"
+        wis = "met" if relative < 1 else "MISSED"
         typer.echo(
-            f"{r.series}, {r.horizon} wk: 95% coverage {r.cover95:.1%} (target 90-98%: {cover}); "
-            f"relative WIS {r.relative_wis:.3f} (target < 1: {wis})"
+            f"{row['series']}, {row['horizon']} wk: 95% coverage {cover95:.1%} (target 90-98%: {cover}); "
+            f"relative WIS {relative:.3f} (target < 1: {wis})"
         )
 
 
