@@ -78,8 +78,8 @@ def test_the_hub_csv_layout(us: skill.Backtest) -> None:
     assert (per_forecast.size() == 24).all()  # one point and the 23 quantiles
     quantiles = hub[hub["type"] == "quantile"]
     assert sorted(quantiles["quantile"].unique().tolist()) == list(scoring.HUB_QUANTILES)
-    assert (pd.to_datetime(hub["forecast_date"]).dt.dayofweek == 0).all()  # Mondays
-    assert (pd.to_datetime(hub["target_end_date"]).dt.dayofweek == 5).all()  # Saturdays, epiweek ends
+    assert (pd.to_datetime(hub["forecast_date"]).dt.day_of_week == 0).all()  # Mondays
+    assert (pd.to_datetime(hub["target_end_date"]).dt.day_of_week == 5).all()  # Saturdays, epiweek ends
     ordered = quantiles.sort_values(["forecast_date", "target", "location", "quantile"])
     steps = ordered.groupby(["forecast_date", "target", "location"])["value"].diff().dropna()
     assert (steps >= 0).all()
