@@ -140,3 +140,17 @@ def test_chinese_provinces_to_the_end_of_april_agree_with_epiestim(data_dir: Pat
         worst = max(worst, float(np.max(np.abs(ours.mean[i, days] / expected - 1))))
     assert daily.shape == (wide.shape[0], wide.shape[1] - 1) and daily.shape[0] >= 31
     assert worst <= RTOL, f"relative difference {worst:.2e} from EpiEstim"
+
+
+@pytest.mark.parametrize("regions", [1, 2, 64, 65, 129])
+def test_a_region_gets_the_same_bits_alone_or_among_others(regions: int) -> None:
+    """The pressure is summed as matrix products in chunks of regions: whatever the chunking (a lone last
+    region included), each region's figures are those it gets on its own."""
+    rng = np.random.default_rng(regions)
+    cases = rng.poisson(rng.uniform(1, 300, size=(regions, 1)), size=(regions, 90)).astype(float)
+    w = si.discretise_gamma(SI_MEAN, SI_SD)
+    together = rt.estimate_rt(cases, w, window=WINDOW)
+    for i in sorted({0, regions - 1}):
+        alone = rt.estimate_rt(cases[i], w, window=WINDOW)
+        np.testing.assert_array_equal(together.pressure_in_window[i], alone.pressure_in_window)
+        np.testing.assert_array_equal(together.mean[i], alone.mean)
