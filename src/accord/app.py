@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -26,6 +27,7 @@ from accord.policy import scenario_pages
 from accord.resources import pages as resources_pages
 from accord.rumors import pages as rumor_pages
 from accord.settings import Settings, get_settings
+from accord.surveillance import integrity
 from accord.surveillance import service as surveillance
 from accord.surveillance.api import router as surveillance_router
 from accord.tracing import pages as tracing_pages
@@ -41,9 +43,10 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(_auto_publish_loop(app)) if background else None
+        duties = (_auto_publish_loop, _rollup_check_loop) if background else ()
+        tasks = [asyncio.create_task(duty(app)) for duty in duties]
         yield
-        if task:
+        for task in tasks:
             task.cancel()
         engine.dispose()
 
@@ -96,3 +99,26 @@ async def _auto_publish_loop(app: FastAPI, every_seconds: float = 60.0) -> None:
         except Exception:  # keep the loop alive; the error is logged
             log.exception("auto-publication failed")
         await asyncio.sleep(every_seconds)
+
+
+async def _rollup_check_loop(app: FastAPI) -> None:
+    """Verify the recent roll-up every so often: a wrong sum becomes an error flag and a log line, not a surprise."""
+    settings: Settings = app.state.settings
+    if settings.rollup_check_minutes <= 0:
+        return
+    while True:
+        await asyncio.sleep(settings.rollup_check_minutes * 60)
+        try:
+
+            def run() -> int:
+                with transaction(app.state.sessions) as s:
+                    start = utcnow().date() - timedelta(days=settings.rollup_check_days)
+                    found = integrity.check_rollup(s, start=start)
+                    integrity.flag_mismatches(s, found)
+                    return len(found)
+
+            n = await asyncio.to_thread(run)
+            if n:
+                log.error("roll-up check: %d figure(s) differ from their children's sum; see 'accord report check'", n)
+        except Exception:  # keep the loop alive; the error is logged
+            log.exception("roll-up check failed")

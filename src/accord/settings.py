@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     port: int = 8000
     #: hours after which an unapproved reporting day publishes itself unless a coordinator holds it; 0 = never
     auto_publish_hours: float = 24.0
+    #: minutes between the background checks of the roll-up in `accord serve` (0 = never)
+    rollup_check_minutes: float = 60.0
+    #: how many recent days each background check covers (where reports still arrive and change)
+    rollup_check_days: int = 28
     #: largest upload accepted by the API and importers, in bytes
     max_upload_bytes: int = 200 * 1024 * 1024
     #: time zone of reporting deadlines (schedules say "by 10:00", in this zone)

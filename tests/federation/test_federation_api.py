@@ -15,7 +15,7 @@ from accord.errors import AccordError
 from accord.federation import hub, keys, service, transport
 from accord.settings import Settings
 
-from .helpers import KEK, WORLD, country_tree, link, new_store, report
+from .helpers import KEK, WORLD, country_tree, link, new_store, report, signer
 
 P = "/api/v1/federation"
 
@@ -36,7 +36,7 @@ def world(tmp_path: Path):  # type: ignore[no-untyped-def]
         f.kw["bind"].dispose()
 
 
-def start(client: TestClient, manifest: dict, payload: bytes, **over: object):  # type: ignore[no-untyped-def,type-arg]
+def start(client: TestClient, manifest: dict, payload: bytes, auth: transport.Signer, **over: object):  # type: ignore[no-untyped-def,type-arg]
     body = {
         "package_id": manifest["id"],
         "sender": manifest["sender"],
@@ -44,23 +44,27 @@ def start(client: TestClient, manifest: dict, payload: bytes, **over: object):  
         "chunk_bytes": 256,
         "chunk_hashes": [hashlib.sha256(payload[i : i + 256]).hexdigest() for i in range(0, len(payload), 256)],
     }
-    return client.post(P + "/uploads", json={**body, **over})
+    return client.post(P + "/uploads", json={**body, **over}, auth=auth)
 
 
 def test_upload_refusals_are_problem_documents(world) -> None:  # type: ignore[no-untyped-def]
-    hub_client, _, hub_sessions, _, manifest, payload = world
-    r = start(hub_client, manifest, payload, sender="ZZ")
-    assert r.status_code == 403 and r.headers["content-type"].startswith("application/problem+json")
+    hub_client, _, hub_sessions, aa_sessions, manifest, payload = world
+    aa = signer(aa_sessions, "WORLD")
+    # an instance the hub never registered (its own key, signing as ZZ): refused before anything is stored
+    zz = transport.Signer("ZZ", "WORLD", "zz-key", keys.generate())
+    r = start(hub_client, manifest, payload, zz, sender="ZZ")
+    assert r.status_code == 401 and r.headers["content-type"].startswith("application/problem+json")
     assert "'ZZ' is not a registered member" in r.json()["detail"]
-    assert start(hub_client, manifest, payload, chunk_hashes=["x"]).status_code == 422
-    assert start(hub_client, manifest, payload).json()["have"] == []
-    bad = hub_client.put(f"{P}/uploads/{manifest['id']}/chunks/0", content=b"not the chunk")
+    assert start(hub_client, manifest, payload, aa, sender="ZZ").status_code == 403  # AA cannot upload as ZZ
+    assert start(hub_client, manifest, payload, aa, chunk_hashes=["x"]).status_code == 422
+    assert start(hub_client, manifest, payload, aa).json()["have"] == []
+    bad = hub_client.put(f"{P}/uploads/{manifest['id']}/chunks/0", content=b"not the chunk", auth=aa)
     assert bad.status_code == 422 and "does not match its SHA-256" in bad.json()["detail"]
-    incomplete = hub_client.post(f"{P}/uploads/{manifest['id']}/commit")
+    incomplete = hub_client.post(f"{P}/uploads/{manifest['id']}/commit", auth=aa)
     assert incomplete.status_code == 409 and "incomplete" in incomplete.json()["detail"]
     # the whole exchange through the same client: applied; again: replay
-    assert transport.push(hub_client, "", manifest, payload, chunk_bytes=256)["status"] == "applied"
-    assert transport.push(hub_client, "", manifest, payload, chunk_bytes=256)["status"] == "replay"
+    assert transport.push(hub_client, "", manifest, payload, chunk_bytes=256, auth=aa)["status"] == "applied"
+    assert transport.push(hub_client, "", manifest, payload, chunk_bytes=256, auth=aa)["status"] == "replay"
     assert hub_client.get(P + "/inbox").status_code == 401
     # the hub is an ordinary instance: its dashboard, bulletin and scorecard run over the member countries
     assert hub_client.get("/public/WORLD").status_code == 200
@@ -76,7 +80,8 @@ def test_upload_refusals_are_problem_documents(world) -> None:  # type: ignore[n
 
 
 def test_envelopes_and_outbox_ranges(world) -> None:  # type: ignore[no-untyped-def]
-    hub_client, aa_client, _, aa, manifest, payload = world
+    hub_client, aa_client, hub_sessions, aa, manifest, payload = world
+    hub_signs = signer(hub_sessions, "AA")
     with transaction(aa) as s:
         _, private = service.signing_key(s, KEK)
     need = {"kind": "need", "resource": "masks", "quantity": 10, "day": "2026-04-02"}
@@ -90,13 +95,14 @@ def test_envelopes_and_outbox_ranges(world) -> None:  # type: ignore[no-untyped-
     assert r.status_code == 422 and {e["field"] for e in r.json()["errors"]} == {"quantity", "day"}
     other = hub.seal(need, "AA", keys.generate())
     assert hub_client.post(P + "/pool/posts", json=other).status_code == 403
-    # the country serves its outbox for the parent to pull, by byte ranges
-    listed = aa_client.get(P + "/outbox", params={"receiver": "WORLD"}).json()["packages"]
+    # the country serves its outbox for the parent to pull (signed by the parent), by byte ranges
+    listed = aa_client.get(P + "/outbox", params={"receiver": "WORLD"}, auth=hub_signs).json()["packages"]
     assert [p["id"] for p in listed] == [manifest["id"]]
-    assert transport.fetch(aa_client, "", manifest["id"], len(payload), range_bytes=300) == payload
-    head = aa_client.get(f"{P}/outbox/{manifest['id']}", headers={"range": "bytes=0-9"})
+    assert transport.fetch(aa_client, "", manifest["id"], len(payload), range_bytes=300, auth=hub_signs) == payload
+    head = aa_client.get(f"{P}/outbox/{manifest['id']}", headers={"range": "bytes=0-9"}, auth=hub_signs)
     assert head.status_code == 206 and head.content == payload[:10]
-    assert aa_client.get(f"{P}/outbox/{manifest['id']}", headers={"range": "lines=1"}).status_code == 416
+    ranged = aa_client.get(f"{P}/outbox/{manifest['id']}", headers={"range": "lines=1"}, auth=hub_signs)
+    assert ranged.status_code == 416
     with pytest.raises(AccordError, match="no package"):
-        transport.fetch(aa_client, "", "0" * 64, 10)
+        transport.fetch(aa_client, "", "0" * 64, 10, auth=hub_signs)
     assert aa_client.get(P + "/identity").json()["jurisdiction"] == "AA"

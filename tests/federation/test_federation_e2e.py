@@ -33,7 +33,7 @@ from accord.errors import AccordError, Forbidden
 from accord.federation import hub, keys, package, service, transport
 from accord.federation.model import InboxEntry, UploadChunk
 
-from .helpers import KEK, WORLD, country_tree, link, new_store, report
+from .helpers import KEK, WORLD, country_tree, link, new_store, report, signer
 
 ACCORD = Path(sys.executable).parent / "accord"
 PYCACHE = Path(tempfile.gettempdir()) / "accord-e2e-pycache"
@@ -230,7 +230,8 @@ def test_a_federation_of_three_processes(federation: dict[str, Instance]) -> Non
 
     # 3. a replayed package changes nothing; a tampered one is refused and logged
     first_manifest, first_payload = _outbox(aa, 1)
-    replay = transport.push(client, world.url, first_manifest, first_payload)
+    aa_signs = signer(aa.sessions, "WORLD")
+    replay = transport.push(client, world.url, first_manifest, first_payload, auth=aa_signs)
     assert replay["status"] == "replay"
     report(aa.sessions, [("AA-02-02", "2026-03-03", "new_confirmed", 1)])
     next_manifest, next_payload = cut(aa, "2026-03-01", "2026-03-03")
@@ -238,7 +239,9 @@ def test_a_federation_of_three_processes(federation: dict[str, Instance]) -> Non
     forged = package.data_bytes(package.read_data(opened.data).assign(value=1000.0))
     tampered = package.pack(opened.manifest, opened.signature, forged, opened.places)
     with pytest.raises(AccordError, match="does not match the manifest"):
-        transport.push(client, world.url, next_manifest, tampered, retrying=transport.Retrying(attempts=1))
+        transport.push(
+            client, world.url, next_manifest, tampered, retrying=transport.Retrying(attempts=1), auth=aa_signs
+        )
     assert inbox(fed)[-2:] == [("AA", "replay", ""), ("AA", "refused", "hash_mismatch")]
     assert hub_series(fed, "WORLD")["2026-03-01"] == 17.0
 
@@ -259,6 +262,7 @@ def test_a_federation_of_three_processes(federation: dict[str, Instance]) -> Non
     total = len(package.chunk_hashes(payload, chunk))
     assert total >= 6, len(payload)
     proxy = CuttingProxy(world.port)
+    bb_signs = signer(bb.sessions, "WORLD")
     proxy.budget = 3600  # the upload start, then about three chunks, then the line goes dead
     with pytest.raises(AccordError, match="failed after 1 attempts"):
         transport.push(
@@ -268,12 +272,15 @@ def test_a_federation_of_three_processes(federation: dict[str, Instance]) -> Non
             payload,
             chunk_bytes=chunk,
             retrying=transport.Retrying(attempts=1),
+            auth=bb_signs,
         )
     with transaction(world.sessions) as s:
         held = s.scalar(select(func.count()).select_from(UploadChunk).where(UploadChunk.package_id == manifest["id"]))
     assert 0 < held < total and proxy.cuts == 1
     proxy.budget = None
-    resumed = transport.push(client, f"http://127.0.0.1:{proxy.port}", manifest, payload, chunk_bytes=chunk)
+    resumed = transport.push(
+        client, f"http://127.0.0.1:{proxy.port}", manifest, payload, chunk_bytes=chunk, auth=bb_signs
+    )
     assert resumed["status"] == "applied"
     assert resumed["transfer"]["chunks"] == total - held  # only the missing chunks travelled again
     bb_total = sum(v for j, d, i, v in rows if i == "new_confirmed" and d == "2026-03-05")

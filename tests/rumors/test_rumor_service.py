@@ -195,12 +195,16 @@ def test_match_and_questions(store: tuple[sessionmaker[Session], dict[str, Actor
     with transaction(sessions) as s:
         with pytest.raises(Forbidden):
             service.questions(s, PUBLIC)
-        rows, total = service.questions(s, a["coord"])
+        with pytest.raises(Forbidden, match="national level"):  # a province's coordinator: not their queue
+            service.questions(s, a["coord"])
+        rows, total = service.questions(s, a["coord2"])
         assert total == 1 and service.question_dict(s, rows[0])["suggestions"][0]["verdict"] == "false"
-        service.handle_question(s, a["coord"], rows[0].id, claim_id=ids[0])
+        with pytest.raises(Forbidden, match="national level"):
+            service.handle_question(s, a["coord"], rows[0].id, claim_id=ids[0])
+        service.handle_question(s, a["coord2"], rows[0].id, claim_id=ids[0])
     with transaction(sessions) as s:
         assert s.scalars(select(Question)).one().status == "answered"
-        assert service.questions(s, a["coord"])[1] == 0
+        assert service.questions(s, a["coord2"])[1] == 0
 
 
 def test_search_ranks_published_claims(lite: tuple[sessionmaker[Session], dict[str, Actor]]) -> None:

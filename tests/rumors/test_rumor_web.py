@@ -164,10 +164,16 @@ def test_questions_land_in_the_reviewers_queue(client: TestClient, ids: dict[str
     r = client.post("/api/v1/rumors/questions", json={"text": "Does 5G spread COVID? 5G基站传播新冠?"})
     assert r.status_code == 201 and r.json()["suggestions"][0]["claim_id"] == ids["g5"]
     assert client.get("/api/v1/rumors/questions").status_code == 401
-    queue = client.get("/api/v1/rumors/questions", headers=h(client, "coord")).json()
+    # questions have no place: the national reviewers answer them, a province's coordinator does not see them
+    assert client.get("/api/v1/rumors/questions", headers=h(client, "coord")).status_code == 403
+    queue = client.get("/api/v1/rumors/questions", headers=h(client, "chief")).json()
     assert any(q["id"] == r.json()["id"] for q in queue["data"])
-    done = client.post(
+    refused = client.post(
         f"/api/v1/rumors/questions/{r.json()['id']}", json={"claim_id": ids["g5"]}, headers=h(client, "coord")
+    )
+    assert refused.status_code == 403
+    done = client.post(
+        f"/api/v1/rumors/questions/{r.json()['id']}", json={"claim_id": ids["g5"]}, headers=h(client, "chief")
     )
     assert done.json()["status"] == "answered"
 

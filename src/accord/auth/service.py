@@ -100,6 +100,22 @@ def require_scope(session: Session, actor: Actor, jid: int, code: str, what: str
         raise Forbidden(f"{actor.username} may not {what} for '{code}': it is outside their jurisdiction")
 
 
+def require_national(session: Session, actor: Actor, roles: frozenset[Role], what: str) -> None:
+    """Refuse (403) unless the actor holds one of ``roles`` at the top of this instance's tree.
+
+    Levels are data (``Jurisdiction.level`` is free text), so "national" is read from the tree itself: a user
+    whose scope is a root (depth 0: the country on a national instance, the hub's own node on the hub), or an
+    administrator of the whole tree. Used for what concerns the whole instance and has no place of its own:
+    the international pool, the public's rumor questions, the daily follow-up job.
+    """
+    if not actor.can(roles):
+        raise Forbidden(f"{actor.username} may not {what} (role {actor.role or 'public'})")
+    if actor.unrestricted:
+        return
+    if actor.scope_id is None or len(places.ancestors(session, actor.scope_id)) != 1:
+        raise Forbidden(f"{actor.username} may not {what}: only the national level (the top of the tree) may")
+
+
 def audit(
     session: Session, user_id: int | None, action: str, target: str | None, detail: dict[str, object] | None = None
 ) -> None:

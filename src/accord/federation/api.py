@@ -1,24 +1,29 @@
 """HTTP API of the federation capability (``/api/v1/federation``).
 
-Package transfer needs no user token: every package is signed by the sending instance's key and verified
-against the key registered for it, and a member can only ever submit within its own jurisdiction.
+Package transfer needs no user token; instead every transport request (upload start, chunk, commit; outbox list
+and download) is signed by the instance that sends it and verified against the key registered for it here
+(``accord.federation.access``): a member uploads, the parent reads the outbox. Bodies are read here, after the
+signature verified and within a hard limit (413 as soon as it is exceeded, without reading the rest); every
+package is signed too, and a member can only ever submit within its own jurisdiction.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
+from accord.auth import service as auth
 from accord.auth.roles import APPROVERS
 from accord.db import transaction, utcnow
 from accord.errors import AccordError, Forbidden, Problem
-from accord.federation import hub, keys, service
+from accord.federation import access, hub, keys, service
 from accord.federation.keys import FederationSettings
 from accord.web import tables
 from accord.web.deps import SessionDep, SettingsDep, UserDep
@@ -41,40 +46,134 @@ def identity(session: SessionDep) -> dict[str, Any]:
     return service.identity(session)
 
 
+#: an upload start lists at most service.MAX_CHUNKS hashes: well under this
+MAX_START_BYTES = 1024 * 1024
+#: commit and GET requests have no body (the signature covers the empty one)
+MAX_EMPTY_BYTES = 1024
+
+SIGNED = {
+    "description": "Signed by the sending instance (RFC 9421 profile, see docs/federation.md): Content-Digest, "
+    "Accord-From, Accord-To, Signature-Input, Signature.",
+    "responses": {
+        "401": {"description": "unsigned, unknown sender or key, bad signature, stale or replayed"},
+        "413": {"description": "the body is over its limit"},
+    },
+}
+
+
 class UploadStart(BaseModel):
-    package_id: str = Field(min_length=64, max_length=64)
+    package_id: str = Field(min_length=64, max_length=64, pattern="^[0-9a-f]{64}$")
     sender: str = Field(min_length=1, max_length=64)
     size: int
     chunk_bytes: int
-    chunk_hashes: list[str]
+    chunk_hashes: list[Annotated[str, Field(pattern="^[0-9a-f]{64}$")]]
 
 
-@router.post("/uploads")
-def start_upload(body: UploadStart, request: Request, settings: SettingsDep) -> dict[str, Any]:
-    """Open or resume an upload: the answer lists the chunks already held (send only the others)."""
-    return service.start_upload(
-        _sessions(request),
-        package_id=body.package_id,
-        sender=body.sender,
-        size=body.size,
-        chunk_bytes=body.chunk_bytes,
-        chunk_hashes=body.chunk_hashes,
-        max_bytes=settings.max_upload_bytes,
+def _too_large(limit: int, what: str) -> AccordError:
+    return AccordError(
+        f"{what} is too large",
+        [Problem(f"at most {limit:,} bytes are accepted here", field="body", code="too_large")],
+        status=413,
+        kind="too-large",
     )
 
 
-@router.put("/uploads/{package_id}/chunks/{idx}")
+async def read_limited(request: Request, limit: int, what: str = "the body") -> tuple[bytes, bytes]:
+    """The body and its SHA-256, read piece by piece: refused (413) as soon as it runs over ``limit`` bytes,
+    before the rest is read (a declared Content-Length over the limit is refused before reading anything)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit, what)
+    data, digest = bytearray(), hashlib.sha256()
+    async for piece in request.stream():
+        if len(data) + len(piece) > limit:
+            raise _too_large(limit, what)
+        data += piece
+        digest.update(piece)
+    return bytes(data), digest.digest()
+
+
+async def signed_by(request: Request, role: str) -> access.Caller:
+    """The instance that signed this request, registered here as ``role`` (child: a member; parent)."""
+    return await run_in_threadpool(
+        access.authenticate,
+        _sessions(request),
+        role,
+        method=request.method,
+        path=request.url.path,
+        query=request.scope.get("query_string", b"").decode("latin-1"),
+        headers=dict(request.headers.items()),
+        policy=access.Policy.from_settings(fed_settings()),
+    )
+
+
+async def signed_body(request: Request, caller: access.Caller, limit: int, what: str = "the body") -> bytes:
+    data, sha = await read_limited(request, limit, what)
+    policy = access.Policy.from_settings(fed_settings())
+    await run_in_threadpool(access.body_verified, _sessions(request), caller, sha, policy)
+    return data
+
+
+def _with_body(media_type: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI of a signed route whose body is read by the route itself (after the signature)."""
+    return {**SIGNED, "requestBody": {"required": True, "content": {media_type: {"schema": schema}}}}
+
+
+@router.post("/uploads", openapi_extra=_with_body("application/json", UploadStart.model_json_schema()))
+async def start_upload(request: Request, settings: SettingsDep) -> dict[str, Any]:
+    """Open or resume an upload of the signing member's package: the answer lists the chunks already held
+    (send only the others). JSON body: package_id, sender, size, chunk_bytes, chunk_hashes."""
+    caller = await signed_by(request, "child")
+    raw = await signed_body(request, caller, MAX_START_BYTES, "the upload start")
+    try:
+        body = UploadStart.model_validate_json(raw)
+    except ValidationError as exc:
+        problems = [Problem(str(e["msg"]), field=".".join(map(str, e["loc"])) or None) for e in exc.errors()]
+        raise AccordError("the upload was not started", problems) from exc
+    if body.sender != caller.code:
+        raise Forbidden(f"'{caller.code}' may upload only its own packages, not as '{body.sender}'")
+    fed = fed_settings()
+    return await run_in_threadpool(
+        lambda: service.start_upload(
+            _sessions(request),
+            package_id=body.package_id,
+            sender=caller.code,
+            size=body.size,
+            chunk_bytes=body.chunk_bytes,
+            chunk_hashes=body.chunk_hashes,
+            limits=service.UploadLimits.from_settings(settings.max_upload_bytes, fed),
+            log_seconds=fed.refusal_log_seconds,
+        )
+    )
+
+
+@router.put(
+    "/uploads/{package_id}/chunks/{idx}",
+    openapi_extra=_with_body("application/octet-stream", {"type": "string", "format": "binary"}),
+)
 async def put_chunk(package_id: str, idx: int, request: Request) -> dict[str, Any]:
-    """One chunk, as raw bytes; stored only if it matches its SHA-256 (a cut-off chunk is simply missing)."""
-    data = await request.body()
-    return await run_in_threadpool(service.put_chunk, _sessions(request), package_id, idx, data)
+    """One chunk of the signing member's own upload, as raw bytes: streamed within the chunk's exact length
+    (413 beyond it) and stored only if it matches its SHA-256 (a cut-off chunk is simply missing)."""
+    caller = await signed_by(request, "child")
+    slot = await run_in_threadpool(service.chunk_slot, _sessions(request), package_id, idx, caller.code)
+    data = await signed_body(request, caller, slot.length, f"chunk {idx}")
+    return await run_in_threadpool(service.put_chunk, _sessions(request), package_id, idx, data, caller.code)
 
 
-@router.post("/uploads/{package_id}/commit")
-def commit_upload(package_id: str, request: Request) -> dict[str, Any]:
+@router.post("/uploads/{package_id}/commit", openapi_extra=SIGNED)
+async def commit_upload(package_id: str, request: Request) -> dict[str, Any]:
     """Assemble, verify (signature, hashes, sender's scope, order, clock) and apply through the ordinary
     submission service; 200 applied or replay, 202-like ``held`` when an earlier package is missing."""
-    return service.commit_upload(_sessions(request), package_id, max_skew_seconds=fed_settings().max_clock_skew_seconds)
+    caller = await signed_by(request, "child")
+    await signed_body(request, caller, MAX_EMPTY_BYTES)
+    return await run_in_threadpool(
+        lambda: service.commit_upload(
+            _sessions(request),
+            package_id,
+            sender=caller.code,
+            max_skew_seconds=fed_settings().max_clock_skew_seconds,
+        )
+    )
 
 
 @router.post("/keys/rotate")
@@ -84,18 +183,42 @@ def rotate(statement: dict[str, Any], request: Request) -> dict[str, Any]:
         return service.accept_rotation(session, statement)
 
 
-@router.get("/outbox")
-def outbox(session: SessionDep, receiver: str, after: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
-    """Packages cut for a parent (for the parent to pull), after a sequence number."""
-    return {"packages": service.outbox(session, receiver, after)}
+async def _parent(request: Request, receiver: str | None) -> access.Caller:
+    caller = await signed_by(request, "parent")
+    await signed_body(request, caller, MAX_EMPTY_BYTES)
+    if receiver is not None and receiver != caller.code:
+        raise Forbidden(f"'{caller.code}' may read only its own packages, not those for '{receiver}'")
+    return caller
 
 
-@router.get("/outbox/{package_id}")
-def outbox_package(
-    package_id: str, session: SessionDep, range_: Annotated[str | None, Header(alias="range")] = None
+@router.get("/outbox", openapi_extra=SIGNED)
+async def outbox(
+    request: Request, receiver: str | None = None, after: Annotated[int, Query(ge=0)] = 0
+) -> dict[str, Any]:
+    """Packages cut for the signing parent (for it to pull), after a sequence number; ``receiver``, if given,
+    must be that parent."""
+    caller = await _parent(request, receiver)
+
+    def listed() -> list[dict[str, Any]]:
+        with transaction(_sessions(request)) as session:
+            return service.outbox(session, caller.code, after)
+
+    return {"packages": await run_in_threadpool(listed)}
+
+
+@router.get("/outbox/{package_id}", openapi_extra=SIGNED)
+async def outbox_package(
+    package_id: str, request: Request, range_: Annotated[str | None, Header(alias="range")] = None
 ) -> Response:
-    """One package's bytes; honours ``Range: bytes=a-b`` so a broken download resumes."""
-    payload = service.outbox_payload(session, package_id)
+    """One package's bytes, only to the parent it was cut for; honours ``Range: bytes=a-b`` so a broken
+    download resumes."""
+    caller = await _parent(request, None)
+
+    def payload_of() -> bytes:
+        with transaction(_sessions(request)) as session:
+            return service.outbox_payload(session, package_id, receiver=caller.code)
+
+    payload = await run_in_threadpool(payload_of)
     headers = {"accept-ranges": "bytes", "etag": f'"{package_id}"'}
     if range_:
         start, end = _parse_range(range_, len(payload))
@@ -128,9 +251,9 @@ def members(session: SessionDep, format: str = "json") -> Response:
 
 @router.get("/inbox")
 def inbox(session: SessionDep, actor: UserDep, sender: str | None = None, limit: int = 200) -> dict[str, Any]:
-    """What arrived and what became of it (applied, held, replay, refused with its reason): coordinators."""
-    if not actor.can(APPROVERS):
-        raise Forbidden(f"{actor.username} may not read the federation inbox")
+    """What arrived and what became of it (applied, held, replay, refused with its reason, and how many times):
+    coordinators and admins of this instance's own jurisdiction; a member's coordinators, its entries only."""
+    senders = service.inbox_scope(session, actor)
     return {
         "entries": [
             {
@@ -143,8 +266,9 @@ def inbox(session: SessionDep, actor: UserDep, sender: str | None = None, limit:
                 "message": e.message,
                 "received_at": e.received_at.isoformat(),
                 "submission_id": e.submission_id,
+                "attempts": service.attempts(e),
             }
-            for e in service.inbox(session, sender, min(limit, 1000))
+            for e in service.inbox(session, sender, min(limit, 1000), senders)
         ]
     }
 
@@ -199,10 +323,10 @@ class PoolRun(BaseModel):
 
 @router.post("/pool/runs")
 def pool_run(body: PoolRun, request: Request, actor: UserDep) -> dict[str, Any]:
-    """Run the allocation across members (hub coordinators); proposals go back to both sides."""
-    if not actor.can(APPROVERS):
-        raise Forbidden(f"{actor.username} may not run the pool")
+    """Run the allocation across members (the hub's own coordinators and admins: the top of its tree);
+    proposals go back to both sides."""
     with transaction(_sessions(request)) as session:
+        auth.require_national(session, actor, APPROVERS, "run the international pool")
         return hub.run_pool(session, body.start, body.days, default_lead_days=body.default_lead_days)
 
 

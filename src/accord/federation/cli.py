@@ -79,7 +79,9 @@ def rotate_key(
 def add_parent(
     code: str,
     url: Annotated[str, typer.Option(help="base URL of the parent instance")],
-    public_key: Annotated[str | None, typer.Option(help="the parent's public key")] = None,
+    public_key: Annotated[
+        str | None, typer.Option(help="the parent's public key (needed for it to pull: it signs its outbox reads)")
+    ] = None,
     depth: Annotated[int, typer.Option(help="levels below this instance's root to send (0 = totals only)")] = 1,
     view: Annotated[str, typer.Option(help="public (approved figures) or all")] = "public",
     indicators: Annotated[str, typer.Option(help="comma-separated indicator codes (default: all)")] = "",
@@ -161,6 +163,7 @@ def push(
             client,
             parent_code=parent,
             chunk_bytes=size,
+            kek=_kek(),
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     for r in results:
@@ -178,7 +181,7 @@ def pull(member: str) -> None:
     """Fetch a member's new packages from its outbox (ranged, resumable) and apply them."""
     with _sessions() as sessions, _client() as client:
         results = service.pull_member(
-            sessions, client, member, max_skew_seconds=FederationSettings().max_clock_skew_seconds
+            sessions, client, member, max_skew_seconds=FederationSettings().max_clock_skew_seconds, kek=_kek()
         )
     for r in results:
         clikit.console.print(f"package {r.get('sequence')} {str(r.get('package_id'))[:12]}: {r['status']}")
@@ -201,12 +204,32 @@ def members() -> None:
 
 @app.command("inbox")
 def inbox(sender: str | None = None, limit: int = 50) -> None:
-    """What arrived and what became of it, newest first."""
+    """What arrived and what became of it, newest first (repeated refusals: one line with a count)."""
     with clikit.session_scope() as session:
-        table = Table("id", "sender", "seq", "status", "code", "message")
+        table = Table("id", "sender", "seq", "status", "code", "times", "message")
         for e in service.inbox(session, sender, limit):
-            table.add_row(str(e.id), e.sender, str(e.sequence or ""), e.status, e.code, e.message[:120])
+            times = str(service.attempts(e))
+            table.add_row(str(e.id), e.sender, str(e.sequence or ""), e.status, e.code, times, e.message[:120])
         clikit.console.print(table)
+
+
+@app.command("expire")
+def expire(
+    hours: Annotated[
+        float | None,
+        typer.Option(help="drop uploads untouched this long (default ACCORD_FEDERATION_UPLOAD_EXPIRY_HOURS)"),
+    ] = None,
+) -> None:
+    """Drop abandoned uploads (and their chunks) and the nonces of requests that are stale anyway."""
+    from accord.db import utcnow
+
+    age = hours if hours is not None else FederationSettings().upload_expiry_hours
+    with clikit.session_scope() as session:
+        done = service.expire_uploads(session, utcnow(), age)
+    clikit.console.print(
+        f"dropped {done['uploads']} upload(s) untouched for {age:g} h ({done['chunks']} chunk(s)), "
+        f"{done['nonces']} stale nonce(s)"
+    )
 
 
 @app.command("demo")

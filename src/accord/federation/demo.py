@@ -146,11 +146,12 @@ def run_federation_demo(
     hub_url = instances["WORLD"].url
     try:
         with transaction(stores["WORLD"]) as s:
-            service.init_identity(s, "WORLD", kek)
+            hub_key = service.init_identity(s, "WORLD", kek).public_key
         for code, name in COUNTRIES.items():
             with transaction(stores[code]) as s:
                 me = service.init_identity(s, code, kek)
-                service.add_peer(s, "WORLD", "parent", url=hub_url, config={"depth": 1})
+                # the hub's key: it signs its reads of this country's outbox
+                service.add_peer(s, "WORLD", "parent", url=hub_url, public_key=hub_key, config={"depth": 1})
             with transaction(stores["WORLD"]) as s:
                 service.add_peer(
                     s,
@@ -168,7 +169,7 @@ def run_federation_demo(
             for code in COUNTRIES:
                 with transaction(stores[code]) as s:
                     service.cut_package(s, kek, start, end)
-                for r in service.push_pending(stores[code], client):
+                for r in service.push_pending(stores[code], client, kek=kek):
                     console.print(
                         f"  {code} -> WORLD: package {r['sequence']} {r['status']}, "
                         f"{r['result']['new']:,} values, {r['transfer']['bytes']:,} bytes"
@@ -182,7 +183,7 @@ def run_federation_demo(
             with transaction(stores["AV"]) as s:
                 surveillance.submit(s, frame, actor=SYSTEM, source="demo correction")
                 service.cut_package(s, kek, start, end)
-            for r in service.pull_member(stores["WORLD"], client, "AV", max_skew_seconds=300):
+            for r in service.pull_member(stores["WORLD"], client, "AV", max_skew_seconds=300, kek=kek):
                 console.print(
                     f"  WORLD pulled AV package {r['sequence']}: {r['status']}, {r['result']['revised']} revised"
                 )

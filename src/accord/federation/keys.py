@@ -35,6 +35,16 @@ class FederationSettings(BaseSettings):
     silent_after_hours: float = 48.0
     #: size of one upload chunk, bytes
     chunk_bytes: int = 4 * 1024 * 1024
+    #: the largest chunk a receiver accepts (a longer body is refused with 413 as soon as it runs over), bytes
+    max_chunk_bytes: int = 16 * 1024 * 1024
+    #: what one member's unfinished uploads may hold in all; its oldest give way to a new one beyond, bytes
+    max_open_upload_bytes: int = 512 * 1024 * 1024
+    #: an upload that received nothing for this long is dropped with its chunks, hours
+    upload_expiry_hours: float = 24.0
+    #: a signed transport request is accepted this long either side of its signature time, seconds
+    request_window_seconds: float = 300.0
+    #: repeated refusals of the same kind from the same sender make one inbox entry per this period, seconds
+    refusal_log_seconds: float = 3600.0
 
     def kek_bytes(self, environment: str) -> bytes:
         """The KEK to encrypt private keys with; refuses a missing or weak KEK outside development/test."""

@@ -116,6 +116,8 @@ class Upload(Base):
     chunk_bytes: Mapped[int] = mapped_column(Integer)
     chunk_hashes: Mapped[list[str]] = mapped_column(JSON)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: the last chunk or start: an upload untouched for ACCORD_FEDERATION_UPLOAD_EXPIRY_HOURS is dropped
+    touched_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
 
 
 class UploadChunk(Base):
@@ -124,6 +126,18 @@ class UploadChunk(Base):
     package_id: Mapped[str] = mapped_column(ForeignKey("federation_upload.package_id"), primary_key=True)
     idx: Mapped[int] = mapped_column(Integer, primary_key=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RequestNonce(Base):
+    """Nonces of signed transport requests seen here: a request is accepted once (replay protection). Kept
+    until its signature time leaves the window, after which the request would be refused as stale anyway."""
+
+    __tablename__ = "federation_nonce"
+
+    #: the instance (jurisdiction code) that signed the request
+    sender: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 # ------------------------------------------------------------------------------------ international pool

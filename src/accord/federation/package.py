@@ -46,7 +46,7 @@ _ZIP_TIME = (2020, 1, 1, 0, 0, 0)  # fixed member timestamps: the same content g
 #: refusal codes (stored in the receiver's inbox log)
 MALFORMED, UNKNOWN_SENDER, UNKNOWN_KEY, BAD_SIGNATURE = "malformed", "unknown_sender", "unknown_key", "bad_signature"
 HASH_MISMATCH, WRONG_SCOPE, CLOCK_SKEW, OUT_OF_ORDER = "hash_mismatch", "wrong_scope", "clock_skew", "out_of_order"
-WRONG_RECEIVER, REJECTED = "wrong_receiver", "rejected"
+WRONG_RECEIVER, REJECTED, WRONG_SENDER = "wrong_receiver", "rejected", "wrong_sender"
 
 
 def refusal(code: str, message: str, *, field: str | None = None, status: int = 422) -> AccordError:

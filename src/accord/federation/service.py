@@ -20,10 +20,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from accord.auth.roles import SYSTEM, Actor, Role
+from accord.auth.roles import APPROVERS, SYSTEM, Actor, Role
 from accord.db import db_timestamp, transaction, utcnow
 from accord.errors import AccordError, Conflict, Forbidden, NotFound, Problem
-from accord.federation import keys, package, transport
+from accord.federation import access, keys, package, transport
 from accord.federation.model import (
     InboxEntry,
     InstanceKey,
@@ -40,7 +40,8 @@ from accord.surveillance import service as surveillance
 from accord.surveillance import store
 from accord.surveillance.model import ReportDay
 
-MAX_CHUNK_BYTES = 64 * 1024 * 1024
+#: at most this many chunks per upload (the start request lists their hashes)
+MAX_CHUNKS = 10_000
 
 
 # ----------------------------------------------------------------------------------------------- identity
@@ -391,14 +392,35 @@ def outbox(session: Session, receiver: str, after: int = 0) -> list[dict[str, An
     return [{"id": r[0], "sequence": r[1], "manifest": r[2], "size": int(r[3])} for r in rows]
 
 
-def outbox_payload(session: Session, package_id: str) -> bytes:
+def outbox_payload(session: Session, package_id: str, receiver: str | None = None) -> bytes:
+    """A package's bytes; with ``receiver``, only if the package was cut for that parent (else: not found)."""
     row = session.get(OutPackage, package_id)
+    if row is not None and receiver is not None:
+        link_peer = session.scalar(select(Peer).where(Peer.code == receiver, Peer.role == "parent"))
+        row = row if link_peer is not None and row.peer_id == link_peer.id else None
     if row is None:
-        raise NotFound(f"no package {package_id} in the outbox")
+        raise NotFound(f"no package {package_id} in the outbox" + (f" for '{receiver}'" if receiver else ""))
     return row.payload
 
 
 # -------------------------------------------------------------------------------------------------- upload
+@dataclass(frozen=True)
+class UploadLimits:
+    """How much a receiver takes: one package, one chunk, one member's unfinished uploads in all, and how long
+    an untouched upload is kept."""
+
+    max_package_bytes: int
+    max_chunk_bytes: int
+    max_open_bytes: int
+    expiry_hours: float
+
+    @classmethod
+    def from_settings(cls, max_package_bytes: int, settings: keys.FederationSettings) -> UploadLimits:
+        return cls(
+            max_package_bytes, settings.max_chunk_bytes, settings.max_open_upload_bytes, settings.upload_expiry_hours
+        )
+
+
 def start_upload(
     sessions: sessionmaker[Session],
     *,
@@ -407,52 +429,43 @@ def start_upload(
     size: int,
     chunk_bytes: int,
     chunk_hashes: list[str],
-    max_bytes: int,
+    limits: UploadLimits,
+    log_seconds: float = 3600.0,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Open (or resume) a content-addressed upload; says which chunks the receiver already holds."""
+    """Open (or resume) a content-addressed upload of ``sender`` (the authenticated member); says which chunks
+    the receiver already holds. Abandoned uploads are dropped first (see ``expire_uploads``)."""
     now = now or utcnow()
-    problems = []
-    if not (0 < chunk_bytes <= MAX_CHUNK_BYTES):
-        problems.append(Problem(f"chunk_bytes must be between 1 and {MAX_CHUNK_BYTES}", field="chunk_bytes"))
-    if size <= 0 or size > max_bytes:
-        problems.append(Problem(f"size must be between 1 and {max_bytes:,} bytes", field="size"))
-    if len(chunk_hashes) != max(1, -(-size // max(chunk_bytes, 1))):
-        problems.append(Problem("chunk_hashes does not match size / chunk_bytes", field="chunk_hashes"))
-    if len(package_id) != 64:
-        problems.append(Problem("package_id must be 64 hex digits", field="package_id"))
-    refused: AccordError | None = None
-    with transaction(sessions) as session:
-        if not problems and session.scalar(select(Peer.id).where(Peer.code == sender, Peer.role == "child")) is None:
-            refused = package.refusal(
-                package.UNKNOWN_SENDER, f"'{sender}' is not a registered member", field="sender", status=403
-            )
-            _log(session, None, sender, None, "refused", refused, now)  # committed: the refusal stays on record
-    if refused is not None:
-        raise refused
+    problems = _upload_problems(size, chunk_bytes, chunk_hashes, limits)
+    if size > limits.max_package_bytes:
+        raise AccordError("the package is too large", problems, status=413, kind="too-large")
     if problems:
         raise AccordError("the upload was not started", problems)
     with transaction(sessions) as session:
+        expire_uploads(session, now, limits.expiry_hours)
+        if session.scalar(select(Peer.id).where(Peer.code == sender, Peer.role == "child")) is None:
+            raise Forbidden(f"'{sender}' is not a registered member")
         applied = _applied_entry(session, package_id)
-        if applied is not None:
-            _log(
+        if applied is not None and applied.sender == sender:
+            replay = AccordError("replay")
+            access.log_refusal(
                 session,
-                package_id,
                 sender,
-                applied.sequence,
-                "replay",
-                None,
+                replay,
                 now,
+                log_seconds,
+                package_id=package_id,
+                sequence=applied.sequence,
+                status="replay",
                 message="already applied; nothing changed",
             )
             return {"package_id": package_id, "status": "applied", "have": [], "result": applied.summary}
-        upload = session.get(Upload, package_id)
+        upload = _own_upload(session, package_id, sender, required=False)
         if upload is not None and (upload.chunk_hashes != chunk_hashes or upload.chunk_bytes != chunk_bytes):
-            session.execute(delete(UploadChunk).where(UploadChunk.package_id == package_id))
-            session.delete(upload)
-            session.flush()
+            _drop_uploads(session, [package_id])  # the member's own upload, started again differently
             upload = None
         if upload is None:
+            _make_room(session, sender, size, limits.max_open_bytes)
             session.add(
                 Upload(
                     package_id=package_id,
@@ -461,24 +474,111 @@ def start_upload(
                     chunk_bytes=chunk_bytes,
                     chunk_hashes=chunk_hashes,
                     started_at=now,
+                    touched_at=now,
                 )
             )
             have: list[int] = []
         else:
+            upload.touched_at = now
             have = sorted(session.scalars(select(UploadChunk.idx).where(UploadChunk.package_id == package_id)))
     return {"package_id": package_id, "status": "open", "have": have}
 
 
-def put_chunk(sessions: sessionmaker[Session], package_id: str, idx: int, data: bytes) -> dict[str, Any]:
-    """Store one chunk, committed before the answer goes out (the sender may commit the package right after)."""
-    with transaction(sessions) as session:
-        return _put_chunk(session, package_id, idx, data)
+def _upload_problems(size: int, chunk_bytes: int, chunk_hashes: list[str], limits: UploadLimits) -> list[Problem]:
+    problems = []
+    if not (0 < chunk_bytes <= limits.max_chunk_bytes):
+        problems.append(Problem(f"chunk_bytes must be between 1 and {limits.max_chunk_bytes:,}", field="chunk_bytes"))
+    if size <= 0 or size > limits.max_package_bytes:
+        problems.append(Problem(f"size must be between 1 and {limits.max_package_bytes:,} bytes", field="size"))
+    if len(chunk_hashes) > MAX_CHUNKS:
+        problems.append(Problem(f"at most {MAX_CHUNKS:,} chunks: send larger ones", field="chunk_hashes"))
+    elif len(chunk_hashes) != max(1, -(-size // max(chunk_bytes, 1))):
+        problems.append(Problem("chunk_hashes does not match size / chunk_bytes", field="chunk_hashes"))
+    return problems
 
 
-def _put_chunk(session: Session, package_id: str, idx: int, data: bytes) -> dict[str, Any]:
+def _own_upload(session: Session, package_id: str, sender: str, *, required: bool = True) -> Upload | None:
+    """The upload of ``package_id`` if ``sender`` started it; another member's is not to be touched."""
     upload = session.get(Upload, package_id)
     if upload is None:
-        raise NotFound(f"no upload of package {package_id[:12]} is open; start it first")
+        if required:
+            raise NotFound(f"no upload of package {package_id[:12]} is open; start it first")
+        return None
+    if upload.sender != sender:
+        raise Forbidden(f"package {package_id[:12]} is being uploaded by another member; '{sender}' may not touch it")
+    return upload
+
+
+def _make_room(session: Session, sender: str, size: int, max_open_bytes: int) -> None:
+    """A member's unfinished uploads hold at most ``max_open_bytes`` (declared sizes): its least recently
+    touched ones give way to a new one (only its own: another member's are never touched)."""
+    rows = list(
+        session.scalars(
+            select(Upload).where(Upload.sender == sender).order_by(func.coalesce(Upload.touched_at, Upload.started_at))
+        )
+    )
+    held = sum(u.size for u in rows)
+    dropped = []
+    for u in rows:
+        if held + size <= max_open_bytes:
+            break
+        dropped.append(u.package_id)
+        held -= u.size
+    _drop_uploads(session, dropped)
+
+
+def _drop_uploads(session: Session, package_ids: list[str]) -> int:
+    if not package_ids:
+        return 0
+    result = session.execute(delete(UploadChunk).where(UploadChunk.package_id.in_(package_ids)))
+    session.execute(delete(Upload).where(Upload.package_id.in_(package_ids)))
+    session.flush()
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def expire_uploads(session: Session, now: datetime, expiry_hours: float) -> dict[str, int]:
+    """Drop uploads that received nothing for ``expiry_hours`` (with their chunks), and the nonces of signed
+    requests that would now be refused as stale anyway. Run by ``accord federation expire`` and at every
+    upload start, so a receiver's store does not grow with abandoned uploads."""
+    cutoff = now - timedelta(hours=expiry_hours)
+    stale = list(
+        session.scalars(select(Upload.package_id).where(func.coalesce(Upload.touched_at, Upload.started_at) < cutoff))
+    )
+    chunks = _drop_uploads(session, stale)
+    return {"uploads": len(stale), "chunks": chunks, "nonces": access.forget_nonces(session, now)}
+
+
+@dataclass(frozen=True)
+class ChunkSlot:
+    """What chunk ``idx`` of an open upload must be: its exact length and SHA-256."""
+
+    length: int
+    sha256: str
+
+
+def chunk_slot(sessions: sessionmaker[Session], package_id: str, idx: int, sender: str) -> ChunkSlot:
+    """Before any byte of a chunk is read: the upload is open, the member's own, and ``idx`` in range."""
+    with transaction(sessions) as session:
+        upload = _own_upload(session, package_id, sender)
+        assert upload is not None
+        if not 0 <= idx < len(upload.chunk_hashes):
+            raise AccordError("invalid chunk", [Problem(f"chunk {idx} is out of range", field="idx")])
+        length = min(upload.chunk_bytes, upload.size - idx * upload.chunk_bytes)
+        return ChunkSlot(max(length, 0), upload.chunk_hashes[idx])
+
+
+def put_chunk(
+    sessions: sessionmaker[Session], package_id: str, idx: int, data: bytes, sender: str, now: datetime | None = None
+) -> dict[str, Any]:
+    """Store one chunk (read within its limit by the caller), committed before the answer goes out (the sender
+    may commit the package right after)."""
+    with transaction(sessions) as session:
+        return _put_chunk(session, package_id, idx, data, sender, now or utcnow())
+
+
+def _put_chunk(session: Session, package_id: str, idx: int, data: bytes, sender: str, now: datetime) -> dict[str, Any]:
+    upload = _own_upload(session, package_id, sender)
+    assert upload is not None
     if not 0 <= idx < len(upload.chunk_hashes):
         raise AccordError("invalid chunk", [Problem(f"chunk {idx} is out of range", field="idx")])
     if hashlib.sha256(data).hexdigest() != upload.chunk_hashes[idx]:
@@ -487,20 +587,26 @@ def _put_chunk(session: Session, package_id: str, idx: int, data: bytes) -> dict
         )
     if session.get(UploadChunk, (package_id, idx)) is None:
         session.add(UploadChunk(package_id=package_id, idx=idx, data=data))
+    upload.touched_at = now
     return {"package_id": package_id, "idx": idx, "stored": len(data)}
 
 
 def commit_upload(
-    sessions: sessionmaker[Session], package_id: str, *, max_skew_seconds: float, now: datetime | None = None
+    sessions: sessionmaker[Session],
+    package_id: str,
+    *,
+    sender: str,
+    max_skew_seconds: float,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """All chunks there: assemble, verify and apply the package (see ``receive``); the upload is then dropped."""
+    """All chunks of the member's upload there: assemble, verify and apply the package (see ``receive``, which
+    also refuses a package whose sender is not the uploading member); the upload is then dropped."""
     with transaction(sessions) as session:
         applied = _applied_entry(session, package_id)
-        if applied is not None:
+        if applied is not None and applied.sender == sender:
             return {"package_id": package_id, "status": "replay", "result": applied.summary}
-        upload = session.get(Upload, package_id)
-        if upload is None:
-            raise NotFound(f"no upload of package {package_id[:12]} is open")
+        upload = _own_upload(session, package_id, sender)
+        assert upload is not None
         chunks = dict(
             session.execute(select(UploadChunk.idx, UploadChunk.data).where(UploadChunk.package_id == package_id)).all()
         )
@@ -511,11 +617,10 @@ def commit_upload(
             )
         payload = b"".join(chunks[i] for i in range(len(upload.chunk_hashes)))
     try:
-        result = receive(sessions, payload, max_skew_seconds=max_skew_seconds, now=now)
+        result = receive(sessions, payload, max_skew_seconds=max_skew_seconds, now=now, expected_sender=sender)
     finally:
         with transaction(sessions) as session:
-            session.execute(delete(UploadChunk).where(UploadChunk.package_id == package_id))
-            session.execute(delete(Upload).where(Upload.package_id == package_id))
+            _drop_uploads(session, [package_id])
     return result
 
 
@@ -529,15 +634,33 @@ class _Checked:
 
 
 def receive(
-    sessions: sessionmaker[Session], payload: bytes, *, max_skew_seconds: float, now: datetime | None = None
+    sessions: sessionmaker[Session],
+    payload: bytes,
+    *,
+    max_skew_seconds: float,
+    now: datetime | None = None,
+    expected_sender: str | None = None,
 ) -> dict[str, Any]:
-    """Verify a package and apply it (or hold it until its predecessors arrive); every outcome is logged."""
+    """Verify a package and apply it (or hold it until its predecessors arrive); every outcome is logged
+    (repeated refusals of one package, and its replays, as one entry with a count).
+
+    ``expected_sender``: the member that delivered it (the authenticated uploader, or the member pulled from);
+    a package signed by another member is refused even if its own signature verifies."""
     now = now or utcnow()
-    sender, pid, seq = "?", None, None
+    sender, pid, seq = expected_sender or "?", None, None
     try:
         with transaction(sessions) as session:
             opened = package.open_payload(payload)
             sender, pid, seq = str(opened.manifest["sender"]), opened.id, int(opened.manifest["sequence"])
+            if expected_sender is not None and sender != expected_sender:
+                sender = expected_sender
+                raise package.refusal(
+                    package.WRONG_SENDER,
+                    f"the package is signed as '{opened.manifest['sender']}' but was delivered by "
+                    f"'{expected_sender}': a member delivers only its own packages",
+                    field="sender",
+                    status=403,
+                )
             result = _receive(session, opened, payload, now, max_skew_seconds)
     except AccordError as exc:
         with transaction(sessions) as session:
@@ -820,6 +943,18 @@ def _log(
     summary: dict[str, Any] | None = None,
     payload: bytes | None = None,
 ) -> InboxEntry:
+    if status in ("refused", "replay"):  # repeats add to a count, not an entry
+        return access.log_refusal(
+            session,
+            sender,
+            error or AccordError(status),
+            now,
+            keys.FederationSettings().refusal_log_seconds,
+            package_id=package_id,
+            sequence=sequence,
+            status=status,
+            message=None if error is not None else message,
+        )
     code = error.problems[0].code if error is not None and error.problems else ("rejected" if error else "")
     entry = InboxEntry(
         package_id=package_id,
@@ -837,9 +972,53 @@ def _log(
     return entry
 
 
-def inbox(session: Session, sender: str | None = None, limit: int = 200) -> list[InboxEntry]:
+def inbox(
+    session: Session, sender: str | None = None, limit: int = 200, senders: set[str] | None = None
+) -> list[InboxEntry]:
+    """Newest first; ``senders`` (when given) limits it to those members' entries (see ``inbox_scope``)."""
     q = select(InboxEntry).order_by(InboxEntry.id.desc()).limit(limit)
-    return list(session.scalars(q.where(InboxEntry.sender == sender) if sender else q))
+    if sender:
+        q = q.where(InboxEntry.sender == sender)
+    if senders is not None:
+        q = q.where(InboxEntry.sender.in_(sorted(senders)))
+    return list(session.scalars(q))
+
+
+def attempts(entry: InboxEntry) -> int:
+    """How many times a logged refusal or replay happened (repeats add to one entry, see ``access``)."""
+    if entry.status not in ("refused", "replay") or not entry.summary:
+        return 1
+    value = entry.summary.get("attempts", 1)
+    return int(value) if isinstance(value, int | str) else 1
+
+
+def inbox_scope(session: Session, actor: Actor) -> set[str] | None:
+    """Which members' inbox entries ``actor`` may read: all (None) for an admin of the whole tree and for
+    coordinators and admins whose scope includes the jurisdiction this instance speaks for; a coordinator
+    scoped to a member (or to a node above members but below the root) reads only those members' entries;
+    anyone else, nothing (403). Entries of unregistered senders ('?') are read at the root only."""
+    if not actor.can(APPROVERS):
+        raise Forbidden(f"{actor.username} may not read the federation inbox (coordinators and admins only)")
+    if actor.unrestricted:
+        return None
+    me = active_key_row(session, required=False)
+    if actor.scope_id is None or me is None:
+        raise Forbidden(f"{actor.username} may not read the federation inbox of this instance")
+    index = places.load_index(session)
+    root = index.by_code.get(me.jurisdiction)
+    if root is not None and places.is_within(session, actor.scope_id, root):
+        return None
+    members = {
+        p.code
+        for p in peers(session, "child")
+        if p.code in index.by_code and places.is_within(session, actor.scope_id, index.by_code[p.code])
+    }
+    if not members:
+        raise Forbidden(
+            f"{actor.username} may not read the federation inbox: it is read at '{me.jurisdiction}' and, for "
+            "their own member only, by a member's coordinators"
+        )
+    return members
 
 
 # ------------------------------------------------------------------------------------------- member status
@@ -895,6 +1074,18 @@ def member_status(session: Session, now: datetime, silent_after_hours: float) ->
 
 
 # --------------------------------------------------------------------------------------------- push, pull
+def request_signer(session: Session, kek: bytes, receiver: str) -> transport.Signer:
+    """Signs this instance's transport requests to the instance of ``receiver`` with the active key."""
+    me, private = signing_key(session, kek)
+    return transport.Signer(me.jurisdiction, receiver, me.key_id, private)
+
+
+def _kek_from_settings() -> bytes:
+    from accord.settings import get_settings
+
+    return keys.FederationSettings().kek_bytes(str(get_settings().environment))
+
+
 def push_pending(
     sessions: sessionmaker[Session],
     client: httpx.Client,
@@ -903,20 +1094,23 @@ def push_pending(
     chunk_bytes: int = 4 * 1024 * 1024,
     retrying: transport.Retrying | None = None,
     progress: Callable[[int, int], None] | None = None,
+    kek: bytes | None = None,
 ) -> list[dict[str, Any]]:
-    """Deliver every undelivered package to the parent, in sequence order; stops at the first refusal."""
+    """Deliver every undelivered package to the parent, in sequence order; stops at the first refusal. Every
+    request is signed with this instance's key (``kek`` decrypts it; default: ACCORD_FEDERATION_KEK)."""
     with transaction(sessions) as session:
         link_peer = parent(session, parent_code)
         if not link_peer.url:
             raise AccordError(f"parent '{link_peer.code}' has no URL; register it with --url")
         url = link_peer.url
         pending = [(p.id, p.manifest) for p in undelivered(session, link_peer.code)]
+        signer = request_signer(session, kek or _kek_from_settings(), link_peer.code) if pending else None
     results = []
     for pid, manifest in pending:
         with transaction(sessions) as session:
             payload = outbox_payload(session, pid)
         result = transport.push(
-            client, url, manifest, payload, chunk_bytes=chunk_bytes, retrying=retrying, progress=progress
+            client, url, manifest, payload, chunk_bytes=chunk_bytes, retrying=retrying, progress=progress, auth=signer
         )
         with transaction(sessions) as session:
             mark_delivered(session, pid, {k: v for k, v in result.items() if k != "result"})
@@ -931,21 +1125,22 @@ def pull_member(
     *,
     max_skew_seconds: float,
     retrying: transport.Retrying | None = None,
+    kek: bytes | None = None,
 ) -> list[dict[str, Any]]:
-    """Fetch a member's new packages from its outbox and receive them like pushed ones."""
+    """Fetch a member's new packages from its outbox and receive them like pushed ones. The member serves its
+    outbox only to its parent: every request is signed with this instance's key (``kek`` decrypts it)."""
     with transaction(sessions) as session:
         peer = _peer(session, member, "child")
         if not peer.url:
             raise AccordError(f"member '{member}' has no URL to pull from; register it with --url")
         url, after = peer.url, peer.last_sequence
-        me = active_key_row(session)
-        assert me is not None
-        receiver = me.jurisdiction
-    listed = transport.list_outbox(client, url, receiver, after, retrying)
+        signer = request_signer(session, kek or _kek_from_settings(), member)
+        receiver = signer.sender
+    listed = transport.list_outbox(client, url, receiver, after, retrying, auth=signer)
     results = []
     for item in listed:
-        payload = transport.fetch(client, url, str(item["id"]), int(item["size"]), retrying=retrying)
-        results.append(receive(sessions, payload, max_skew_seconds=max_skew_seconds))
+        payload = transport.fetch(client, url, str(item["id"]), int(item["size"]), retrying=retrying, auth=signer)
+        results.append(receive(sessions, payload, max_skew_seconds=max_skew_seconds, expected_sender=member))
     return results
 
 

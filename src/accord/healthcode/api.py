@@ -18,12 +18,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from accord.auth.roles import APPROVERS, Actor, Role
-from accord.auth.service import require_scope
+from accord.auth.roles import APPROVERS, Role
 from accord.errors import Forbidden, NotFound
 from accord.healthcode import codec, service, trustlist, workplace
 from accord.healthcode.model import PersonStatus, RuleSetVersion
-from accord.places import service as places
 from accord.web.deps import SessionDep, SettingsDep, UserDep
 
 router = APIRouter(prefix="/api/v1/healthcode", tags=["healthcode"])
@@ -37,9 +35,11 @@ class VerifyIn(BaseModel):
 
 
 class IssueIn(BaseModel):
-    jurisdiction: str | None = Field(default=None, max_length=64, description="default: the person's")
-    initials: str | None = Field(default=None, max_length=3)
-    birth_day: str | None = Field(default=None, max_length=5, description="MM-DD")
+    """Everything a code says comes from the person's record; a value given here must match it (or 422)."""
+
+    jurisdiction: str | None = Field(default=None, max_length=64, description="must be the person's, if given")
+    initials: str | None = Field(default=None, max_length=3, description="must be the record's, if given")
+    birth_day: str | None = Field(default=None, max_length=5, description="MM-DD; must be the record's, if given")
 
 
 class OverrideIn(BaseModel):
@@ -57,13 +57,6 @@ def jsonable(value: Any) -> Any:
 def holder_token(secret: str, person_id: str) -> str:
     """The capability in a holder's link: only whoever got the link sees that person's status and reasons."""
     return hmac.new(secret.encode(), b"healthcode-holder:" + person_id.encode(), hashlib.sha256).hexdigest()[:24]
-
-
-def _in_scope(session: SessionDep, actor: Actor, code: str, what: str) -> None:
-    if actor.unrestricted:
-        return
-    j = places.get(session, code)
-    require_scope(session, actor, j.id, code, what)
 
 
 @router.get("/rules")
@@ -139,21 +132,20 @@ def person_status(person_id: str, session: SessionDep, actor: UserDep) -> dict[s
     if not actor.can(ISSUERS):
         raise Forbidden(f"{actor.username} may not read health-code statuses")
     row = _status(session, person_id)
-    if row.jurisdiction:
-        _in_scope(session, actor, row.jurisdiction, "read health-code statuses")
+    service.require_in_scope(session, actor, row, "read health-code statuses")
     return status_view(session, row, datetime.now(UTC))
 
 
 @router.post("/statuses/{person_id}/code")
 def issue(person_id: str, body: IssueIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
-    """The issuer API: sign a code for the person's current status."""
+    """The issuer API: sign a code for the person's current status. Scope, signing key, initials and day of
+    birth all follow the person's record; values in the body are only checked against it."""
     if not actor.can(ISSUERS):
         raise Forbidden(f"{actor.username} may not issue health codes")
     row = _status(session, person_id)
-    where = body.jurisdiction or row.jurisdiction or ""
-    _in_scope(session, actor, where, "issue health codes")
+    service.require_in_scope(session, actor, row, "issue health codes")
     code, row = service.issue_code(
-        session, person_id, body.jurisdiction, initials=body.initials, birth_day=body.birth_day
+        session, person_id, body.jurisdiction, initials=body.initials, birth_day=body.birth_day, actor=actor
     )
     claims = codec.decode(code).claims
     return {
@@ -169,8 +161,7 @@ def override(person_id: str, body: OverrideIn, session: SessionDep, actor: UserD
     if not actor.can(APPROVERS):
         raise Forbidden(f"{actor.username} may not override health codes (coordinators and admins may)")
     row = _status(session, person_id)
-    if row.jurisdiction:
-        _in_scope(session, actor, row.jurisdiction, "override health codes")
+    service.require_in_scope(session, actor, row, "override health codes")
     row = service.override(session, person_id, body.colour, body.reason, body.hours, actor)
     return status_view(session, row, datetime.now(UTC))
 
@@ -180,7 +171,8 @@ def holder_link(person_id: str, session: SessionDep, actor: UserDep, settings: S
     """The private link a holder gets (e.g. by SMS): their code and their reasons."""
     if not actor.can(ISSUERS):
         raise Forbidden(f"{actor.username} may not hand out holder links")
-    _status(session, person_id)
+    # the link shows the colour and its reasons: health data, for issuers of the person's own jurisdiction
+    service.require_in_scope(session, actor, _status(session, person_id), "hand out holder links")
     return {"url": f"/public/healthcode/me/{person_id}/{holder_token(settings.secret_key, person_id)}"}
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from accord.auth.roles import Actor
 from accord.auth.service import audit
 from accord.db import utcnow
-from accord.errors import AccordError, Conflict, NotFound, Problem
+from accord.errors import AccordError, Conflict, Forbidden, NotFound, Problem
 from accord.healthcode import codec, rules, trustlist
 from accord.healthcode.config import HealthcodeSettings, key_encryption_key
 from accord.healthcode.model import PersonStatus, RuleSetVersion, SigningKey, TrustListVersion
@@ -312,6 +312,70 @@ def effective(row: PersonStatus, now: datetime) -> tuple[str, str]:
     return row.colour, row.reasons
 
 
+def person_place(session: Session, row: PersonStatus) -> str | None:
+    """Where a person belongs, for scope: their residence when tracing knows them, else the jurisdiction whose
+    key signs their codes (the only place a status loaded without tracing carries)."""
+    residence_of = _other("accord.tracing.service", "residence_of")
+    return (residence_of(session, row.person_id) if residence_of else None) or row.jurisdiction
+
+
+def require_in_scope(session: Session, actor: Actor, row: PersonStatus, what: str) -> None:
+    """Refuse (403) unless the person belongs in the actor's subtree: the person decides, never the request."""
+    from accord.places import service as places
+
+    if actor.unrestricted:
+        return
+    code = person_place(session, row)
+    try:
+        jid = places.get(session, code).id if code else None
+    except NotFound:
+        jid = None
+    if jid is None or actor.scope_id is None or not places.is_within(session, actor.scope_id, jid):
+        raise Forbidden(f"{actor.username} may not {what} for person {row.person_id}: outside their jurisdiction")
+
+
+def initials_of(name: str) -> str:
+    """The initials a code prints: the first letter of each part of the name, at most three ("Ada Lovelace": AL)."""
+    return "".join(part[0] for part in name.split())[:3].upper()
+
+
+def holder_identity(session: Session, actor: Actor, row: PersonStatus) -> tuple[str | None, str | None]:
+    """Initials and day of birth (MM-DD) on record: the status's own, else derived from the person's identity in
+    tracing (an audited read of personal data, under tracing's own role and scope rules)."""
+    if row.initials and row.birth_day:
+        return row.initials, row.birth_day
+    residence_of = _other("accord.tracing.service", "residence_of")
+    read_identity = _other("accord.tracing.service", "read_identity")
+    if residence_of is None or read_identity is None or residence_of(session, row.person_id) is None:
+        return row.initials, row.birth_day
+    identity = read_identity(session, actor, row.person_id, "issue a health code")
+    birth = str(identity.get("birth_date") or "")
+    return (
+        row.initials or initials_of(str(identity.get("name") or "")) or None,
+        row.birth_day or (birth[5:10] if len(birth) >= 10 else None),
+    )
+
+
+def _agree(recorded: str | None, given: str | None, field: str, person_id: str, *, trusted: bool) -> str | None:
+    """The value on record. A given value must be the same (initials compare case-blind); only a trusted caller
+    (the local operator) may supply one the record lacks."""
+    if given is None or not given.strip():
+        return recorded
+    if recorded is None:
+        if trusted:
+            return given
+        raise AccordError(
+            f"person {person_id}: no {field} is on record, and a request cannot supply it",
+            [Problem("a code carries what is on record; refresh the person's status", field=field)],
+        )
+    if given.strip().upper() != recorded.strip().upper():
+        raise AccordError(
+            f"person {person_id}: the {field} given differs from the record",
+            [Problem("a code carries what is on record, not what a request says", field=field)],
+        )
+    return recorded
+
+
 def issue_code(
     session: Session,
     person_id: str,
@@ -320,14 +384,25 @@ def issue_code(
     initials: str | None = None,
     birth_day: str | None = None,
     now: datetime | None = None,
+    actor: Actor | None = None,
 ) -> tuple[str, PersonStatus]:
-    """Sign a code for a person's current status with the jurisdiction's active issuer key."""
+    """Sign a code for a person's current status with the active issuer key of the person's jurisdiction.
+
+    What the code says comes from the record: the issuing jurisdiction (the nearest ancestor of the residence
+    with an issuer key, stored when the status is evaluated) and the holder's initials and day of birth (the
+    status's own, else tracing's identity, read as ``actor``). Given values that differ from the record are
+    refused. With an ``actor`` (a user over the API) nothing comes from the request; without one (the local
+    operator at the CLI) given values fill what the record lacks.
+    """
     now = now or utcnow()
     row = session.get(PersonStatus, person_id)
     if row is None:
         raise NotFound(f"person {person_id} has no health-code status")
-    issuer_jurisdiction = issuer_jurisdiction or row.jurisdiction
-    initials, birth_day = initials or row.initials, birth_day or row.birth_day
+    trusted = actor is None
+    recorded = holder_identity(session, actor, row) if actor is not None else (row.initials, row.birth_day)
+    issuer_jurisdiction = _agree(row.jurisdiction, issuer_jurisdiction, "jurisdiction", person_id, trusted=trusted)
+    initials = _agree(recorded[0], initials, "initials", person_id, trusted=trusted)
+    birth_day = _agree(recorded[1], birth_day, "birth_day", person_id, trusted=trusted)
     if not issuer_jurisdiction or not initials or not birth_day:
         raise AccordError(f"person {person_id}: the issuing jurisdiction, initials and day of birth are needed")
     if not re.fullmatch(r"(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])", birth_day):

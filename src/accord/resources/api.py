@@ -1,8 +1,9 @@
 """HTTP API of the resources capability (``/api/v1/resources``).
 
-Reads are public (stock, needs, offers, plans, early warning: transparency is the default; the early warning of
-an anonymous reader uses approved census figures only). Writes need a token; role and scope apply. Every list
-comes as JSON, CSV or Parquet (``format=`` or ``Accept``); errors are RFC 9457 problem documents.
+Reads are public (stock, needs, offers, plans, early warning: transparency is the default; the early warning
+uses provisional census figures only for users whose subtree holds its root, approved ones for everyone else).
+Writes need a token; role and scope apply. Every list comes as JSON, CSV or Parquet (``format=`` or ``Accept``);
+errors are RFC 9457 problem documents.
 """
 
 from __future__ import annotations
@@ -337,7 +338,7 @@ def get_warnings(
     thresholds: Annotated[str | None, Query(description="e.g. medical:3:7,food:5:14")] = None,
     format: str | None = None,
 ) -> Response:
-    view = "public" if actor.is_public else "all"
+    view = service.warning_view(session, actor, root)
     frame = service.early_warning(
         session,
         root,

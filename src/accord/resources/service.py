@@ -432,7 +432,7 @@ def post_movement(
     when = _day(day, today or utcnow().date(), "day")
     src_j, dst_j = _place(session, source.code, field="from"), _place(session, target.code, field="to")
     scoped = src_j if source.kind in ledger.ON_HAND else dst_j
-    auth.require_scope(session, actor, scoped.id, scoped.code, "book stock")
+    _require_both_sides(session, actor, mv, src_j, dst_j)
     src = account(session, source.kind, src_j.id, source.name)
     dst = account(session, target.kind, dst_j.id, target.name)
     legs = ledger.move(mv, src.id, source.kind, dst.id, target.kind, r.id, milli)
@@ -441,6 +441,21 @@ def post_movement(
     assert txn is not None
     auth.audit(session, actor.user_id, f"resources.{mv}", scoped.code, {"txn": txn.id, "resource": r.code})
     return txn
+
+
+def _require_both_sides(session: Session, actor: Actor, mv: Movement, src: Jurisdiction, dst: Jurisdiction) -> None:
+    """A movement books into two accounts, and both belong to jurisdictions in the actor's subtree. Units never
+    leave a subtree by a direct transfer: they go through an allocation plan approved by a coordinator whose
+    scope covers both ends (then received by the destination), or through the international pool."""
+    auth.require_scope(session, actor, src.id, src.code, "book stock")
+    if actor.unrestricted or (actor.scope_id is not None and places.is_within(session, actor.scope_id, dst.id)):
+        return
+    if mv is Movement.TRANSFER:
+        raise Forbidden(
+            f"{actor.username} may not transfer stock to '{dst.code}': it is outside their jurisdiction; units "
+            "go to another jurisdiction through an approved allocation plan"
+        )
+    auth.require_scope(session, actor, dst.id, dst.code, "book stock")
 
 
 def reverse_transaction(
@@ -729,7 +744,9 @@ def close_offer(session: Session, actor: Actor, offer_id: int) -> Offer:
 
 
 def _close(session: Session, actor: Actor, model: type[_Closable], item_id: int, noun: str, action: str) -> _Closable:
-    """Close a need or an offer once, by someone whose scope covers its jurisdiction."""
+    """Close a need or an offer once, by a coordinator or admin whose scope covers its jurisdiction (closing
+    withdraws it from every allocation: a decision, not a data entry)."""
+    _require_role(actor, APPROVERS, action)
     item = session.get(model, item_id)
     if item is None:
         raise NotFound(f"no {noun} {item_id}")
@@ -1739,6 +1756,15 @@ def early_warning(
     return (
         frame.assign(_o=order).sort_values(["_o", "jurisdiction", "resource"]).drop(columns="_o").reset_index(drop=True)
     )
+
+
+def warning_view(session: Session, actor: Actor, root_code: str) -> str:
+    """The census the early warning of ``root_code`` may use for this actor: provisional figures ("all") only
+    for users whose subtree holds the root, approved figures ("public") for everyone else."""
+    from accord.surveillance import service as surveillance
+
+    root = places.get(session, root_code)
+    return "all" if surveillance.can_see_provisional(session, actor, root.id) else "public"
 
 
 def _tracked_types(session: Session, root_id: int) -> list[ResourceType]:

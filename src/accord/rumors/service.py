@@ -505,8 +505,8 @@ def question_dict(session: Session, q: Question, *, with_claims: bool = True) ->
 def questions(
     session: Session, actor: Actor, status: str = "open", limit: int = 50, offset: int = 0
 ) -> tuple[list[Question], int]:
-    if not actor.can(APPROVERS):
-        raise Forbidden("only reviewers (coordinators and admins) see the questions queue")
+    # questions carry no place: they are put to the instance as a whole, so its national reviewers answer them
+    auth.require_national(session, actor, APPROVERS, "see the questions queue (reviewers: coordinators, admins)")
     stmt = select(Question).where(Question.status == status)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(stmt.order_by(Question.asked_at, Question.id).limit(limit).offset(offset))
@@ -517,8 +517,7 @@ def handle_question(
     session: Session, actor: Actor, question_id: int, *, claim_id: int | None, now: datetime | None = None
 ) -> Question:
     """Answer a question with a claim (``claim_id``) or dismiss it (``None``)."""
-    if not actor.can(APPROVERS):
-        raise Forbidden("only reviewers (coordinators and admins) handle questions")
+    auth.require_national(session, actor, APPROVERS, "handle questions (reviewers: coordinators, admins)")
     q = session.get(Question, question_id)
     if q is None:
         raise NotFound(f"no question {question_id}")

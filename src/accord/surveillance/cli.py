@@ -13,7 +13,7 @@ from rich.table import Table
 
 from accord import clikit
 from accord.db import utcnow
-from accord.surveillance import exchange, service
+from accord.surveillance import exchange, integrity, service
 from accord.surveillance import formats as formats_
 
 app = typer.Typer(help="Daily reports: submit, approve, schedules, flags, series.", no_args_is_help=True)
@@ -271,11 +271,34 @@ def history(code: str, indicator: str, day: str, disaggregation: str = "") -> No
 
 
 @app.command()
-def check(code: str) -> None:
-    """Run the store-wide checks (deaths above confirmed) under a jurisdiction."""
+def check(
+    code: str,
+    start: Annotated[str | None, typer.Option(help="first day checked (YYYY-MM-DD); default: all")] = None,
+    end: Annotated[str | None, typer.Option(help="last day checked (YYYY-MM-DD); default: all")] = None,
+    repair: Annotated[bool, typer.Option(help="recompute the sums that are wrong from the own reports")] = False,
+) -> None:
+    """Check the store under a jurisdiction: every parent's figure is its own report or its children's sum
+    (exit 1 when one is not, each flagged), and deaths do not exceed confirmed cases."""
+    first = clikit.parse_day(start) if start else None
+    last = clikit.parse_day(end) if end else None
+    now = utcnow()
     with clikit.session_scope() as session:
-        n = service.deaths_above_confirmed(session, code, utcnow())
-    clikit.console.print(f"{n} new flag(s)")
+        mismatches = integrity.check_rollup(session, code, first, last)
+        flagged = integrity.flag_mismatches(session, mismatches, now)
+        deaths = service.deaths_above_confirmed(session, code, now)
+        rewritten = (
+            integrity.repair_rollup(session, integrity.find_mismatches(session, code, first, last)) if repair else 0
+        )
+    for m in mismatches[:20]:
+        clikit.err.print(f"  - {m.sentence()}", highlight=False, soft_wrap=True)
+    if len(mismatches) > 20:
+        clikit.err.print(f"  ... and {len(mismatches) - 20} more", highlight=False)
+    clikit.console.print(
+        f"{len(mismatches)} roll-up mismatch(es) ({flagged} newly flagged), {deaths} new deaths-above-confirmed flag(s)"
+        + (f"; repaired {rewritten} figure(s)" if repair else "")
+    )
+    if mismatches and not repair:
+        clikit.fail("the roll-up is not consistent with the reports; run again with --repair to recompute it")
 
 
 @app.command("formats")

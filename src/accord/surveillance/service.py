@@ -127,12 +127,9 @@ def submit(
     frame["jurisdiction_id"] = _resolve_jurisdictions(frame, index)
     # scope first: a replay must not tell anyone about (or vouch for) a batch they may not submit
     _check_scope(session, actor, frame, index)
-    if idempotency_key:
-        prior = session.scalar(select(Submission).where(Submission.idempotency_key == idempotency_key))
-        if prior is not None:
-            if prior.content_hash != digest:
-                raise Conflict(f"idempotency key '{idempotency_key}' was already used for a different batch")
-            return _replayed(prior)
+    replay = _replay(session, idempotency_key, digest)
+    if replay is not None:
+        return replay
     if frame.empty:
         raise AccordError("the batch is empty", [Problem("no observations to submit", file=file)])
 
@@ -147,6 +144,11 @@ def submit(
     _raise_on_errors(findings, frame, file)
 
     frame["indicator_id"] = frame["indicator"].map(ids).astype(np.int64)
+    # from here on this transaction is the only writer of the batch's days: what it reads stays true until commit
+    store.lock_figure_days(session, _days_of(frame), idempotency_key)
+    replay = _replay(session, idempotency_key, digest)  # a request with the same key may have committed meanwhile
+    if replay is not None:
+        return replay
     state = _load_state(session, frame, index)
     frame = _attach_store_context(session, frame, state)
     store_findings = validation.check_against_store(frame)
@@ -201,8 +203,24 @@ def submit(
     return result
 
 
+def _days_of(frame: pd.DataFrame) -> list[date]:
+    return [d.date() for d in pd.to_datetime(frame["date"].unique())]
+
+
 def _as_int(value: object) -> int:
     return int(str(value)) if value is not None else 0
+
+
+def _replay(session: Session, idempotency_key: str | None, digest: str) -> SubmissionResult | None:
+    """The stored result of an earlier batch under the same key (None when there is none)."""
+    if not idempotency_key:
+        return None
+    prior = session.scalar(select(Submission).where(Submission.idempotency_key == idempotency_key))
+    if prior is None:
+        return None
+    if prior.content_hash != digest:
+        raise Conflict(f"idempotency key '{idempotency_key}' was already used for a different batch")
+    return _replayed(prior)
 
 
 def _replayed(prior: Submission) -> SubmissionResult:
@@ -656,15 +674,19 @@ def approve(
         d.approved_by = actor.user_id
     session.flush()
     if todo:
-        publish_days(session, node.id)
+        publish_days(session, node.id, dates=[d.date for d in todo])
     return len(todo)
 
 
-def publish_days(session: Session, jid: int | None = None, approved_at: datetime | None = None) -> None:
+def publish_days(
+    session: Session, jid: int | None = None, approved_at: datetime | None = None, dates: list[date] | None = None
+) -> None:
     """Make own values of approved days public and roll the public figures up.
 
     Works from an invariant instead of a list: every figure of an approved day whose public value differs
-    from its current value is pending publication. One read, one roll-up, however many days.
+    from its current value is pending publication. One read, one roll-up, however many days. ``dates`` narrows
+    it to those days (the caller knows them); otherwise they are read first, so their figures can be locked
+    before they are read.
     """
     name = store.dialect(session)
     where, params = "", dict[str, Any]()
@@ -674,6 +696,14 @@ def publish_days(session: Session, jid: int | None = None, approved_at: datetime
     if approved_at is not None:
         where += " AND r.approved_at = :at"
         params["at"] = db_timestamp(approved_at, name)
+    if dates is None:
+        approved = store.read_frame(
+            session, f"SELECT DISTINCT r.date FROM report_day r WHERE r.status = 'approved'{where}", params
+        )
+        dates = [d.date() for d in pd.to_datetime(approved["date"])]
+    if not dates:
+        return
+    store.lock_figure_days(session, dates)
     iids = ",".join(str(i) for i in sorted(indicator_ids(session).values()))
     rows = store.read_frame(
         session,
@@ -683,10 +713,11 @@ def publish_days(session: Session, jid: int | None = None, approved_at: datetime
         "AND (f.own_pub IS NULL OR f.own_pub <> f.own_all)",
         params,
     )
+    rows["date"] = pd.to_datetime(rows["date"])
+    rows = rows[rows["date"].isin(pd.to_datetime(dates))]  # only the locked days
     if rows.empty:
         return
     index = places.load_index(session)
-    rows["date"] = pd.to_datetime(rows["date"])
     rows["jurisdiction_id"] = rows["jurisdiction_id"].astype(np.int64)
     rows["indicator_id"] = rows["indicator_id"].astype(np.int64)
     rows["disaggregation"] = rows["disaggregation"].astype(str)
@@ -716,20 +747,15 @@ def publish_due(session: Session, now: datetime, delay_hours: float) -> int:
     if delay_hours <= 0:
         return 0
     cutoff = now - timedelta(hours=delay_hours)
-    due = session.execute(
-        select(ReportDay.jurisdiction_id, ReportDay.date).where(
-            ReportDay.status == "provisional", ReportDay.first_submitted_at <= cutoff
-        )
-    ).all()
-    if not due:
-        return 0
-    session.execute(
+    updated = session.execute(
         update(ReportDay)
         .where(ReportDay.status == "provisional", ReportDay.first_submitted_at <= cutoff)
         .values(status="approved", approved_at=now, auto_published=True)
     )
-    publish_days(session, approved_at=now)
-    return len(due)
+    n = int(getattr(updated, "rowcount", 0) or 0)
+    if n:
+        publish_days(session, approved_at=now)  # exactly the days this update approved (their approved_at is now)
+    return n
 
 
 # ---------------------------------------------------------------------------------------------- queries

@@ -7,6 +7,7 @@ Same SQL semantics on both (``INSERT ... ON CONFLICT DO UPDATE``).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from datetime import date
@@ -76,6 +77,53 @@ def upsert_rows(
         return
     marks = ", ".join("?" for _ in columns)
     cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks}) {conflict}", rows)
+
+
+# -------------------------------------------------------------------------------------------- write locks
+#: advisory-lock namespaces (the first key of PostgreSQL's two-key advisory locks): 'AcFD', 'AcFK', 'AcFG'
+_DAY_LOCKS, _KEY_LOCKS, _ALL_DAYS = 0x41634644, 0x4163464B, 0x41634647
+#: beyond this many days a writer takes the one lock over every day instead (the lock table is finite)
+MAX_DAY_LOCKS = 256
+
+
+def lock_figure_days(session: Session, days: Sequence[date], idempotency_key: str | None = None) -> None:
+    """Serialise every writer of the figures of ``days``, until the transaction ends.
+
+    The roll-up reads its ancestors' current figures and writes new ones; two writers of the same day that both
+    read before either wrote would each overwrite the other's share (a lost update). Every writer of ``figure``
+    takes these locks *before* reading the state it will write from, so it reads what the last writer committed.
+
+    SQLite has one writer at a time: the database write lock is taken now (``BEGIN IMMEDIATE``) instead of at the
+    first write, so the reads that follow see the latest commit. PostgreSQL: transaction-scoped advisory locks,
+    one per day in ascending order (no deadlock between two writers), all under a shared lock that a writer of more
+    than :data:`MAX_DAY_LOCKS` days takes exclusively. Writers of other days proceed in parallel.
+    """
+    if dialect(session) == "sqlite":
+        _sqlite_write_lock(session)
+        return
+    cur = raw_cursor(session)
+    ordinals = sorted({d.toordinal() for d in days})
+    if len(ordinals) > MAX_DAY_LOCKS:
+        cur.execute("SELECT pg_advisory_xact_lock(%s, 0)", (_ALL_DAYS,))
+    else:
+        cur.execute("SELECT pg_advisory_xact_lock_shared(%s, 0)", (_ALL_DAYS,))
+    if idempotency_key is not None:
+        # two requests with one key at once: the second waits, then finds the first's batch and replays it
+        digest = int.from_bytes(hashlib.blake2b(idempotency_key.encode(), digest_size=4).digest(), "big", signed=True)
+        cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_KEY_LOCKS, digest))
+    if len(ordinals) <= MAX_DAY_LOCKS:
+        # unnest keeps the array's (ascending) order, so the locks are taken in that order
+        cur.execute("SELECT count(pg_advisory_xact_lock(%s, d)) FROM unnest(%s::int[]) AS d", (_DAY_LOCKS, ordinals))
+
+
+def _sqlite_write_lock(session: Session) -> None:
+    session.flush()
+    conn = session.connection().connection.driver_connection
+    if conn is None:  # pragma: no cover - a live session always has its driver connection
+        raise RuntimeError("no database connection")
+    # in a transaction already means a write already ran in it, and SQLite's first write takes the write lock
+    if not conn.in_transaction:
+        conn.execute("BEGIN IMMEDIATE")
 
 
 def to_db_dates(values: pd.Series, dialect_name: str) -> list[object]:

@@ -12,8 +12,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from accord.auth import service as auth
 from accord.auth.roles import APPROVERS
-from accord.errors import AccordError, Forbidden, NotFound, Problem
+from accord.errors import AccordError, NotFound, Problem
 from accord.tracing import service
 from accord.web import tables
 from accord.web.deps import SessionDep, SettingsDep, UserDep
@@ -201,9 +202,9 @@ def outcome(task_id: int, body: OutcomeIn, session: SessionDep, actor: UserDep) 
 
 @router.post("/tasks/generate")
 def generate(session: SessionDep, actor: UserDep, day: date | None = None) -> dict[str, Any]:
-    """Today's follow-ups for every community and the escalation of overdue tasks (coordinators, admins)."""
-    if not actor.can(APPROVERS):
-        raise Forbidden(f"{actor.username} may not generate tasks (role {actor.role})")
+    """Today's follow-ups for every community and the escalation of overdue tasks: it writes tasks everywhere,
+    so national coordinators and admins run it (the CLI, ``accord tracing tasks``, runs it as the operator)."""
+    auth.require_national(session, actor, APPROVERS, "generate tasks for every community")
     day = day or date.today()
     return {"followups": service.generate_followups(session, day), "escalated": service.escalate_overdue(session, day)}
 

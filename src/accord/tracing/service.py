@@ -161,6 +161,13 @@ def _matching_persons(session: Session, digests: list[str], exclude: int | None 
     return sorted(r[0] for r in rows)
 
 
+def residence_of(session: Session, ref: str) -> str | None:
+    """The code of a person's residence (None when no person has this ref): it decides who may act on them.
+    Capabilities that key their own records by the ref (health codes) scope them with it."""
+    jid = session.scalar(select(Person.residence_id).where(Person.ref == ref))
+    return places.code_of(session, jid) if jid is not None else None
+
+
 def read_identity(session: Session, actor: Actor, ref: str, why: str) -> dict[str, Any]:
     """The decrypted identifying fields of one person, for a stated reason (audited)."""
     if not why.strip():
