@@ -41,6 +41,7 @@ CAPABILITIES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("rt_vs_epyestim.py", (), ("--regions", "100", "--days", "120")),
     ("metapop_scale.py", (), ("--regions", "100", "--days", "60", "--members", "4")),
     ("forecast_skill.py", (), ("--cutoffs", "2020-02-08", "--members", "20")),
+    ("forecast_hub_score.py", (), ("--members", "100")),
     ("forecast_ensemble.py", (), ("--members", "10", "--regions", "50", "--days", "14")),
     ("hospital_vs_chime.py", ("--chime-regions", "200"), ("--regions", "300", "--chime-regions", "20")),
     ("rumor_matcher.py", (), ("--claims", "2000", "--messages", "200")),
@@ -53,6 +54,7 @@ CAPABILITIES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("tracing_scale.py", (), ("--small",)),
     ("healthcode_dcc_agreement.py", (), ("--no-pictures",)),
     ("healthcode_throughput.py", (), ("--codes", "300", "--persons", "100000")),
+    ("healthcode_cli_batch.py", (), ("--codes", "1000", "--single", "2", "--repeat", "1")),
     ("federation_push.py", (), ("--small",)),
 )
 

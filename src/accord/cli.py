@@ -5,47 +5,120 @@ Exit codes: 0 done, 1 input rejected, 2 usage, 3 not found, 4 not allowed, 5 con
 
 from __future__ import annotations
 
-from typing import Annotated
+import importlib
+from collections.abc import Callable, Iterator, MutableMapping
+from typing import Annotated, Any
 
 import typer
+from typer._click.core import Command  # typer carries its own click: the types of its commands
+from typer._click.core import Context as ClickContext
+from typer.core import TyperGroup
 
 from accord import clikit
-from accord.analytics import cli as analytics_cli
-from accord.auth.cli import app as users_app
-from accord.disclosure import cli as disclosure_cli
-from accord.federation import cli as federation_cli
-from accord.healthcode import cli as healthcode_cli
-from accord.places.cli import app as places_app
-from accord.policy import cli as policy_cli
-from accord.policy.scenario_cli import grid_command
-from accord.resources import cli as resources_cli
-from accord.rumors import cli as rumors_cli
-from accord.surveillance import cli as surveillance_cli
-from accord.tracing import cli as tracing_cli
+
+
+def _as_group(sub: typer.Typer) -> Command:
+    """``sub`` as ``add_typer`` mounts it: a group even when it holds a single command."""
+    holder = typer.Typer()
+    holder.add_typer(sub, name="sub")
+    holder.command("unused")(lambda: None)  # two entries: the holder itself stays a group
+    group = typer.main.get_command(holder)
+    assert isinstance(group, TyperGroup)
+    return group.commands["sub"]
+
+
+def _group(module: str, attr: str = "app") -> Callable[[], Command]:
+    def load() -> Command:
+        return _as_group(getattr(importlib.import_module(module), attr))
+
+    return load
+
+
+def _command(module: str, attr: str, name: str) -> Callable[[], Command]:
+    def load() -> Command:
+        one = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
+        one.command(name)(getattr(importlib.import_module(module), attr))
+        return typer.main.get_command(one)
+
+    return load
+
+
+def _scenarios() -> Command:
+    from accord.analytics import cli as analytics_cli
+    from accord.policy.scenario_cli import grid_command
+
+    if not any(c.name == "grid" for c in analytics_cli.scenario_app.registered_commands):
+        analytics_cli.scenario_app.command("grid")(grid_command)  # epidemic vs economy: the Pareto frontier
+    return _as_group(analytics_cli.scenario_app)
+
+
+#: every capability's commands, imported only when used: a command starts with its own capability's modules, not
+#: the whole application's (the offline health-code verifier checks thousands of codes a second from the shell)
+SUBCOMMANDS: dict[str, Callable[[], Command]] = {
+    "places": _group("accord.places.cli"),
+    "report": _group("accord.surveillance.cli"),
+    "users": _group("accord.auth.cli"),
+    "rumors": _group("accord.rumors.cli"),
+    "resources": _group("accord.resources.cli"),
+    "policy": _group("accord.policy.cli"),
+    "tracing": _group("accord.tracing.cli"),
+    "healthcode": _group("accord.healthcode.cli"),
+    "federation": _group("accord.federation.cli"),
+    "import": _command("accord.surveillance.cli", "import_command", "import"),
+    "export": _command("accord.surveillance.cli", "export_command", "export"),
+    "bulletin": _command("accord.disclosure.cli", "bulletin", "bulletin"),
+    "rt": _command("accord.analytics.cli", "rt_command", "rt"),
+    "forecast": _group("accord.analytics.cli", "forecast_app"),
+    "scenario": _scenarios,
+    "opendata": _group("accord.disclosure.cli", "opendata_app"),
+}
+
+
+class _LazyCommands(MutableMapping[str, Command]):
+    """A group's commands by name; a lazy one is built (its module imported) on first access."""
+
+    def __init__(self, loaded: dict[str, Command], loaders: dict[str, Callable[[], Command]]) -> None:
+        self._loaded = dict(loaded)
+        self._loaders = loaders
+
+    def __getitem__(self, name: str) -> Command:
+        if name not in self._loaded:
+            command = self._loaders[name]()  # KeyError for an unknown name, as a dict
+            command.name = name
+            self._loaded[name] = command
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: Command) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        self._loaded.pop(name, None)
+        self._loaders.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._loaders
+        yield from (name for name in self._loaded if name not in self._loaders)
+
+    def __len__(self) -> int:
+        return len(set(self._loaders) | set(self._loaded))
+
+
+class _LazyRoot(TyperGroup):
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = _LazyCommands(dict(self.commands), dict(SUBCOMMANDS))
+
+    def list_commands(self, ctx: ClickContext) -> list[str]:
+        return list(self.commands)  # names only: listing imports nothing
+
 
 app = typer.Typer(
+    cls=_LazyRoot,
     help="Accord: multi-level pandemic response coordination.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.add_typer(places_app, name="places")
-app.add_typer(surveillance_cli.app, name="report")
-app.add_typer(users_app, name="users")
-app.add_typer(rumors_cli.app, name="rumors")
-app.add_typer(resources_cli.app, name="resources")
-app.add_typer(policy_cli.app, name="policy")
-app.add_typer(tracing_cli.app, name="tracing")
-app.add_typer(healthcode_cli.app, name="healthcode")
-app.add_typer(federation_cli.app, name="federation")
-app.command("import")(surveillance_cli.import_command)
-app.command("export")(surveillance_cli.export_command)
-app.command("bulletin")(disclosure_cli.bulletin)
-app.command("rt")(analytics_cli.rt_command)
-app.command("forecast")(analytics_cli.forecast_command)
-analytics_cli.scenario_app.command("grid")(grid_command)  # epidemic vs economy: the Pareto frontier
-app.add_typer(analytics_cli.scenario_app, name="scenario")
-app.add_typer(disclosure_cli.opendata_app, name="opendata")
 
 
 @app.command()

@@ -1,4 +1,7 @@
-"""What every CLI command shares: settings, a migrated database, one transaction, one-sentence errors."""
+"""What every CLI command shares: settings, a migrated database, one transaction, one-sentence errors.
+
+The database, migrations and settings are imported when a command first needs them, not with this module:
+commands that need no database (the offline health-code verifier) start without them."""
 
 from __future__ import annotations
 
@@ -7,16 +10,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from sqlalchemy.orm import Session
 
-from accord import migrate
-from accord.auth.roles import SYSTEM, Actor
-from accord.db import engine_from_settings, session_factory, transaction
 from accord.errors import AccordError
-from accord.settings import InsecureSettings, Settings, get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from accord.auth.roles import Actor
+    from accord.settings import Settings
 
 console = Console()
 err = Console(stderr=True)
@@ -25,6 +30,8 @@ EXIT_CODES = {404: 3, 401: 4, 403: 4, 409: 5, 413: 6}
 
 
 def settings() -> Settings:
+    from accord.settings import InsecureSettings, get_settings
+
     try:
         return get_settings()
     except (InsecureSettings, ValueError) as exc:
@@ -34,6 +41,9 @@ def settings() -> Settings:
 
 @contextmanager
 def session_scope(*, migrate_first: bool = True) -> Iterator[Session]:
+    from accord import migrate
+    from accord.db import engine_from_settings, session_factory, transaction
+
     s = settings()
     engine = engine_from_settings(s)
     try:
@@ -46,6 +56,8 @@ def session_scope(*, migrate_first: bool = True) -> Iterator[Session]:
 
 
 def actor_from(session: Session, username: str | None) -> Actor:
+    from accord.auth.roles import SYSTEM
+
     if not username:
         return SYSTEM
     from accord.auth import service as auth

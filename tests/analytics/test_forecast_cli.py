@@ -102,3 +102,18 @@ def test_errors_are_one_sentence(store: Path) -> None:
     assert code != 0 and "AR-99 is not among the forecast units" in err
     code, _, err = invoke("forecast", "AR-01", "--dask", "tcp://127.0.0.1:9", "--members", "2")
     assert code != 0 and "cannot reach the Dask scheduler" in err
+
+
+def test_forecast_score_on_a_jurisdiction_of_the_store(store: Path) -> None:
+    """``accord forecast score CODE``: the rolling backtest of the weekly forecasts on the store's published
+    history, as a table (and as JSON)."""
+    score = typer.Typer()
+    score.command()(cli.score_command)
+    run = CliRunner().invoke(score, ["AR", "--members", "100"])
+    assert run.exit_code == 0, run.stderr
+    assert "relative WIS" in run.stdout and "weeks ahead" in run.stdout
+    as_json = CliRunner().invoke(score, ["AR", "--members", "100", "--json"])
+    frame = pd.read_json(io.StringIO(as_json.stdout))
+    assert list(frame["horizon"].astype(str)) == ["1", "2", "3", "4", "all"] and (frame["series"] == "AR").all()
+    none = CliRunner(env={"ACCORD_SHARED_DATA": ""}).invoke(score, [])
+    assert none.exit_code == 1 and "give a jurisdiction CODE, or --data" in none.stderr

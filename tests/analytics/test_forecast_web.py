@@ -119,3 +119,31 @@ def test_browser_draws_the_fans(served: tuple[Path, str]) -> None:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_forecast_page_shows_measured_skill_and_no_forecast_where_the_data_are_too_few(client: TestClient) -> None:
+    """The weekly, scored forecast of each area with the skill measured on the areas' own published history; an
+    area whose last week holds too few cases gets no forecast, no fan and no 'R now', and the page says why."""
+    page = client.get("/public/AR/forecast", params={"members": 20, "horizon": 7})
+    assert page.status_code == 200
+    weekly = re.search(r'<table id="weekly-forecast">(.*?)</table>', page.text, re.S).group(1)  # type: ignore[union-attr]
+    twin = client.get("/public/AR/forecast.json", params={"members": 20, "horizon": 7}).json()
+    no_forecast = twin["no_forecast"]
+    assert no_forecast, "the test data hold an area with too few recent cases"
+    for code, why in no_forecast.items():
+        row = re.search(rf'<tr data-code="{code}">(.*?)</tr>', weekly, re.S).group(1)  # type: ignore[union-attr]
+        assert "No forecast:" in row and "fewer than the 20 a forecast needs" in row and why in row
+        assert f'class="note no-fan" data-code="{code}"' in page.text
+        fit_row = re.search(rf'<tr data-code="{code}">(.*?)</tr>', page.text.split('id="fit"')[1], re.S)
+        assert fit_row is not None and "–" in fit_row.group(1)
+    chart = json.loads(re.search(r'id="forecast-data">(.*?)</script>', page.text, re.S).group(1))  # type: ignore[union-attr]
+    for s in chart["series"]:
+        assert (s["q"] == []) == (s["code"] in no_forecast)
+    supported = [r for r in twin["weekly"] if not r["no_forecast"]]
+    assert supported and all(r["q025"] <= r["q50"] <= r["q975"] for r in supported)
+    skill = pd.DataFrame(twin["skill"])
+    assert list(skill["horizon"]) == ["1", "2", "3", "4", "all"]
+    if (skill["forecasts"] > 0).any():
+        assert 'id="skill"' in page.text and "Relative WIS" in page.text
+    else:
+        assert 'id="not-measured"' in page.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,3 +76,31 @@ def test_import_tasks_clusters_reconcile(root: typer.Typer, tmp_path: Path) -> N
         root, ["tracing", "rotate-key"]
     )
     assert r.exit_code == 0 and "3 identities moved" in r.output, r.output
+
+
+def test_clusters_are_groups_of_two_or_more_and_unknown_onsets_print_empty(root: typer.Typer, tmp_path: Path) -> None:
+    """A cluster of three, a pair whose onsets are both unknown, and two cases linked to nobody: two clusters and
+    two single cases; no 'NaT' or 'nan' anywhere in the table or the JSON."""
+    lines = GOOD + (
+        "TJ4,F,41,,NA,24/01/2020,Wuhan,,,normal\n"  # single, onset unknown
+        "TJ5,M,33,22/01/2020,NA,25/01/2020,Wuhan,,,normal\n"  # single
+        "TJ6,F,45,,NA,26/01/2020,Wuhan,,,normal\n"
+        "TJ7,M,50,,NA,27/01/2020,TJ6,,,normal\n"  # a pair, neither onset known
+    )
+    path = tmp_path / "list.csv"
+    path.write_text(lines)
+    run = CliRunner().invoke
+    r = run(root, ["tracing", "import", str(path), "--mapping", "tindale2020-tianjin", "--into", "AR-01-01-001"])
+    assert r.exit_code == 0, r.output
+    r = run(root, ["tracing", "clusters", "AR-01-01-001", "--json"])
+    assert r.exit_code == 0, r.output
+    stats = json.loads(r.output)
+    assert (stats["cases"], stats["clusters"], stats["single_cases"], stats["cases_in_clusters"]) == (7, 2, 2, 5)
+    assert stats["largest_cluster"] == 3
+    assert "NaN" not in r.output and "NaT" not in r.output
+    r = run(root, ["tracing", "clusters", "AR-01-01-001"])
+    assert r.exit_code == 0, r.output
+    assert "NaT" not in r.output and "nan" not in r.output.lower(), r.output
+    assert "2 clusters of 2 or more (5 cases, the largest 3), 2 single cases" in r.output
+    pair = [line for line in r.output.splitlines() if line.strip().startswith("│ 2 ")]
+    assert pair and pair[0].count("│") >= 6, r.output

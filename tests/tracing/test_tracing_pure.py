@@ -197,3 +197,19 @@ def test_followups_are_due_exactly_within_quarantine(exposures: list[tuple[int, 
     latest = {p: max(d for q, d in exposures if q == p) for p in set(person.tolist())}
     expected = [day <= latest[p] + days for p in end.index]
     assert due.tolist() == expected
+
+
+def test_singletons_are_counted_apart_from_clusters() -> None:
+    # components: {0, 1, 2}, {3, 4}, {5}, {6}
+    labels = chains.components(7, np.array([0, 1, 3]), np.array([1, 2, 4]))
+    count = chains.count_clusters(labels)
+    assert (count.clusters, count.cases_in_clusters, count.single_cases, count.largest) == (2, 5, 2, 3)
+    assert chains.count_clusters(np.zeros(0, dtype=np.int64)) == chains.ClusterCount(0, 0, 0, 0)
+
+
+def test_a_cluster_without_known_onsets_has_an_unknown_span_not_nan() -> None:
+    labels = np.array([0, 0, 1, 1])
+    onset = np.array(["2020-01-01", "2020-01-04", "NaT", "NaT"], dtype="datetime64[D]")
+    table = chains.cluster_table(labels, onset, np.zeros(0, np.int64), np.zeros(0, object))
+    assert str(table["span_days"].dtype) == "Int64"
+    assert table["span_days"].tolist()[0] == 3 and table["span_days"].isna().tolist() == [False, True]

@@ -18,7 +18,7 @@ from accord.settings import Settings
 from accord.tracing import service as tracing
 from accord.tracing.model import Case
 
-from .conftest import TODAY, World
+from .conftest import NOW, TODAY, A, World
 
 HOSTILE = "<script>alert(1)</script>"
 
@@ -160,3 +160,30 @@ def test_import_endpoint_is_all_or_nothing(web: tuple[TestClient, dict[str, str]
     with transaction(world.sessions) as s:
         assert s.scalar(select(func.count(Case.id))) == 3
     assert dt.date.today()  # the endpoint ran on the real clock
+
+
+def test_chain_page_counts_clusters_of_two_or_more_and_shows_unknown_onsets_empty(
+    web: tuple[TestClient, dict[str, str]], world: World
+) -> None:
+    """The case and its contact (a pair), two more cases linked to each other with no onset known, one case
+    linked to nobody: the page counts 2 clusters and 1 single case; no 'None', 'NaT' or 'nan' in the table."""
+    client, tok = web
+    with transaction(world.sessions) as s:
+        ta = world.tracer_a
+        tracing.create_case(s, ta, world.refs["contact"], "confirmed", TODAY, onset_date=TODAY)
+        new = [tracing.register_person(s, ta, A, {"name": f"P{i}"}, now=NOW).person.ref for i in range(3)]
+        for ref in new:
+            tracing.create_case(s, ta, ref, "confirmed", TODAY, now=NOW)
+        tracing.add_contact(s, ta, new[0], new[1], last_exposure=TODAY - dt.timedelta(days=2), now=NOW)
+    page = client.get("/tracing/chains/AR-01-01", headers=_h(tok["coord"]))
+    assert page.status_code == 200, page.text
+    assert '<b id="cluster-count">2</b> clusters of 2 or more' in page.text
+    assert '<span id="single-cases">1</span> single cases' in page.text
+    table = page.text[page.text.index('<table id="clusters">') :]
+    table = table[: table.index("</table>")]
+    for word in ("None", "NaT", "nan"):
+        assert word not in table, table
+    twin = client.get("/tracing/chains/AR-01-01.json", headers=_h(tok["coord"])).json()
+    assert twin["statistics"]["clusters"] == 2 and twin["statistics"]["single_cases"] == 1
+    unknown = [c for c in twin["clusters"] if c["first_onset"] is None]
+    assert len(unknown) == 1 and unknown[0]["span_days"] is None

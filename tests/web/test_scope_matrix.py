@@ -610,6 +610,8 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
         ("GET", f"{HC}/trustlist"), ("POST", f"{HC}/verify"), ("GET", "/public/healthcode/verify"),
         ("GET", "/public/healthcode/verifier.js"), ("GET", "/public/healthcode/sw.js"),
         ("GET", "/public/healthcode/rules"), ("GET", "/public/healthcode/rules.json"),
+        # EU business rules evaluated on a certificate the caller sends: pure, reads and stores nothing
+        ("POST", f"{HC}/rules/evaluate"),
         # tracing: the sign-in form
         ("GET", "/tracing/login"), ("POST", "/tracing/login"), ("POST", "/tracing/logout"),
         # federation: who this instance is, its members, the pool's posts and shipments, the document registry

@@ -1,7 +1,7 @@
 """``accord rt``: Rt (Cori et al. 2013) of every region in a plain CSV of daily cases, no database needed.
 ``accord forecast`` and ``accord scenario run|compare``: calibrated ensemble forecasts of every unit under a
 jurisdiction from the store, and scenarios against their baseline (common random numbers), on a local process pool
-or a Dask cluster (``--dask ADDRESS``). The root CLI registers them as ``forecast_command`` and ``scenario_app``."""
+or a Dask cluster (``--dask ADDRESS``). The root CLI registers them as ``forecast_app`` and ``scenario_app``."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ import numpy as np
 import pandas as pd
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from typer._click.core import Context as ClickContext  # typer carries its own click
+from typer.core import TyperGroup
 
 from accord import clikit
-from accord.analytics import service
+from accord.analytics import service, skill
 from accord.analytics.casefile import CaseFileError, Columns, estimates_frame, read_cases
 from accord.epi import executor, forecast, rt, serial_interval
 from accord.errors import AccordError
@@ -296,6 +298,136 @@ def forecast_command(
     if fit_output is not None:
         _write(result.fit_frame(), fit_output)
     _fit_summary(result)
+
+
+class _RunByDefault(TyperGroup):
+    """``accord forecast CODE ...`` runs a forecast (the ``run`` command); named sub-commands do the rest."""
+
+    def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+forecast_app = typer.Typer(
+    cls=_RunByDefault,
+    help="Forecasts: calibrate and forecast every unit (run, the default), score rolling backtests (score).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+forecast_app.command("run")(forecast_command)
+
+SETS = ("china", "us")
+
+
+@forecast_app.command("score")
+def score_command(
+    code: Annotated[
+        str | None, typer.Argument(help="score the forecasts of this jurisdiction's children from the store")
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data", envvar="ACCORD_SHARED_DATA", help="folder of the reference data sets (JHU CSSE time series)"
+        ),
+    ] = None,
+    sets: Annotated[str, typer.Option("--sets", help="china, us, or both (china,us)")] = "china,us",
+    start: Annotated[str | None, typer.Option("--from", help="first origin (YYYY-MM-DD, a Saturday)")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="last origin (YYYY-MM-DD)")] = None,
+    regions: Annotated[str | None, typer.Option(help="only these regions (comma-separated names)")] = None,
+    members: Annotated[int, typer.Option(help="simulated runs per forecast")] = 400,
+    uncoupled: Annotated[bool, typer.Option("--uncoupled", help="fit China's provinces without importations")] = False,
+    level: Level = None,
+    hub_csv: Annotated[
+        Path | None, typer.Option("--hub-csv", help="write every forecast in the Forecast Hub's CSV layout here")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the table as JSON")] = False,
+) -> None:
+    """Rolling backtests of the weekly forecasts (1-4 weeks ahead) scored like the COVID-19 Forecast Hub: WIS,
+    50% and 95% interval coverage, relative WIS against the Hub baseline. On a jurisdiction of the store (CODE),
+    or on the reference data: China's provinces and the US states in 2020 (JHU CSSE)."""
+    if not 50 <= members <= 5000:
+        clikit.fail(f"--members must be 50 to 5,000, not {members}")
+    backtests = []
+    if code is not None:
+        with clikit.session_scope() as session:
+            try:
+                weekly = service.weekly_forecast(session, code, level=level, members=members)
+            except AccordError as exc:
+                raise typer.Exit(clikit.handle(exc)) from None
+        backtests.append(weekly.backtest)
+    else:
+        backtests += _reference_backtests(data, sets, start, until, regions, members, not uncoupled)
+    table = pd.concat([skill.score_table(b) for b in backtests], ignore_index=True)
+    if hub_csv is not None:
+        pd.concat([skill.hub_csv(b) for b in backtests], ignore_index=True).to_csv(hub_csv, index=False)
+        clikit.err.print(f"forecasts in the Forecast Hub's layout: {hub_csv}", highlight=False)
+    if as_json:
+        typer.echo(table.to_json(orient="records", double_precision=6))
+        return
+    _print_scores(table)
+
+
+def _reference_backtests(
+    data: Path | None, sets: str, start: str | None, until: str | None, regions: str | None, members: int,
+    coupled: bool,
+) -> list[skill.Backtest]:  # fmt: skip
+    if data is None:
+        clikit.fail("give a jurisdiction CODE, or --data FOLDER (or ACCORD_SHARED_DATA) with the JHU time series")
+        raise AssertionError  # not reached
+    chosen = [s.strip() for s in sets.split(",") if s.strip()]
+    unknown = [s for s in chosen if s not in SETS]
+    if unknown or not chosen:
+        clikit.fail(f"--sets: {', '.join(unknown) or 'nothing'} is not one of {', '.join(SETS)}")
+    if not (data / "jhu-csse-covid19-timeseries").is_dir():
+        clikit.fail(f"{data}: no jhu-csse-covid19-timeseries folder in it")
+    out = []
+    for name in chosen:
+        series = skill.jhu_china(data) if name == "china" else skill.jhu_us_states(data)
+        first, last = skill.BACKTEST_SPANS[name]
+        origins = skill.saturdays(series, start or first, until or last)
+        if not origins:
+            clikit.fail(f"no Saturday between {start or first} and {until or last} has four weeks of outcomes after it")
+        picked = [r.strip() for r in regions.split(",") if r.strip()] if regions else None
+        picked = picked or None
+        missing = [r for r in picked or [] if r not in series.regions]
+        if missing:
+            clikit.fail(f"--regions: {', '.join(missing)} is not a region of {series.name}")
+        count = len(picked or series.regions)
+        clikit.err.print(f"{series.name}: {len(origins)} origins, {count} regions", highlight=False)
+        out.append(skill.rolling_backtest(series, origins, regions=picked, members=members, coupled=coupled))
+    return out
+
+
+def _print_scores(table: pd.DataFrame) -> None:
+    """The table as plain aligned text (it stays readable in a pipe or a log), then the targets, met or missed."""
+    shown = pd.DataFrame(
+        {
+            "series": table["series"],
+            "weeks ahead": table["horizon"],
+            "forecasts": table["forecasts"],
+            "no forecast": table["no_forecast"],
+            "WIS": table["wis"].map(lambda v: f"{v:,.1f}"),
+            "WIS baseline": table["wis_baseline"].map(lambda v: f"{v:,.1f}"),
+            "relative WIS": table["relative_wis"].map(lambda v: f"{v:.3f}"),
+            "50% covers": table["cover50"].map(lambda v: f"{v:.1%}"),
+            "95% covers": table["cover95"].map(lambda v: f"{v:.1%}"),
+            "baseline 50%": table["cover50_baseline"].map(lambda v: f"{v:.1%}"),
+            "baseline 95%": table["cover95_baseline"].map(lambda v: f"{v:.1%}"),
+        }
+    ).replace({"nan": "", "nan%": ""})
+    typer.echo(shown.to_string(index=False))
+    for row in table[table["horizon"] != "all"].to_dict(orient="records"):
+        if not row["forecasts"]:
+            continue
+        cover95, relative = float(row["cover95"]), float(row["relative_wis"])
+        cover = "met" if 0.90 <= cover95 <= 0.98 else "MISSED"
+        wis = "met" if relative < 1 else "MISSED"
+        typer.echo(
+            f"{row['series']}, {row['horizon']} wk: 95% coverage {cover95:.1%} (target 90-98%: {cover}); "
+            f"relative WIS {relative:.3f} (target < 1: {wis})"
+        )
 
 
 scenario_app = typer.Typer(

@@ -100,6 +100,32 @@ LABELS: dict[str, dict[str, str]] = {
             "One age group per area; parameters are uncertain (intervals in the fit table) and that uncertainty is "
             "not in the fans, which show the randomness of transmission and reporting only."
         ),
+        "weekly": "Weekly forecast, scored",
+        "weekly_lead": (
+            "Confirmed cases in each of the next four weeks by the renewal model: R from the last week with its "
+            "uncertainty, how R has changed from week to week, reporting noise, and widths corrected by the "
+            "model's own past errors here. Median with the 95% interval."
+        ),
+        "last_week": "Last week",
+        "weeks_ahead": "{h} wk",
+        "skill": "Measured skill",
+        "skill_lead": (
+            "Forecasts made every 7 days back over this area's own published history, each scored once its week "
+            "was published, against the COVID-19 Forecast Hub's baseline (last week's count, spread from past "
+            "changes). Relative WIS below 1: better than the baseline. Targets: 95% intervals cover 90-98% of "
+            "outcomes; relative WIS below 1 at every horizon."
+        ),
+        "horizon_weeks": "Weeks ahead",
+        "forecasts": "Forecasts scored",
+        "relative_wis": "Relative WIS",
+        "cover50": "50% interval covers",
+        "cover95": "95% interval covers",
+        "baseline": "baseline",
+        "not_measured": (
+            "Not measured yet: no earlier forecast of this area has its outcome published (the history is shorter "
+            "than a week beyond the first forecast)."
+        ),
+        "no_fan": "No forecast",
     },
     "zh": {
         "rt": "有效再生数 Rt",
@@ -154,6 +180,27 @@ LABELS: dict[str, dict[str, str]] = {
         "median_total": "预测病例中位数",
         "no_forecast": "暂无预测",
         "forecast_note": "每个地区一个年龄组；参数的不确定性见拟合表，预测带只反映传播和报告的随机性。",
+        "weekly": "每周预测及其评分",
+        "weekly_lead": (
+            "用更新方程模型预测未来四周每周确诊病例：基于最近一周的 R 及其不确定性、R 每周的变化、报告噪声，"
+            "并按模型在本地区过去的误差校正区间宽度。中位数及 95% 区间。"
+        ),
+        "last_week": "上周",
+        "weeks_ahead": "{h} 周后",
+        "skill": "实测预测能力",
+        "skill_lead": (
+            "在本地区已公布的历史数据上每隔 7 天做一次预测，待该周数据公布后评分，并与 COVID-19 Forecast Hub "
+            "的基线模型（上周病例数，区间来自过去的变化）比较。相对 WIS 小于 1 表示优于基线。目标：95% 区间覆盖 "
+            "90-98% 的结果；每个预测期的相对 WIS 均小于 1。"
+        ),
+        "horizon_weeks": "预测周数",
+        "forecasts": "已评分预测",
+        "relative_wis": "相对 WIS",
+        "cover50": "50% 区间覆盖率",
+        "cover95": "95% 区间覆盖率",
+        "baseline": "基线",
+        "not_measured": "尚未评估：本地区还没有结果已公布的早期预测。",
+        "no_fan": "暂无预测",
     },
 }
 
@@ -419,6 +466,22 @@ class ForecastParams:
         }
 
 
+_WEEKLY: dict[tuple[Any, ...], service.WeeklyForecast] = {}
+
+
+def _cached_weekly(session: Session, code: str, params: ForecastParams) -> service.WeeklyForecast:
+    """The scored weekly forecast per page state and store version: published figures only."""
+    version = session.execute(text("SELECT MAX(id), COUNT(*) FROM submission")).one()
+    key = (str(session.get_bind().engine.url), code, params.level, params.seed, tuple(version))
+    hit = _WEEKLY.get(key)
+    if hit is None:
+        hit = service.weekly_forecast(session, code, level=params.level, seed=params.seed, view="public")
+        if len(_WEEKLY) >= _CACHE_SIZE:
+            _WEEKLY.pop(next(iter(_WEEKLY)))
+        _WEEKLY[key] = hit
+    return hit
+
+
 def _cached_forecast(session: Session, code: str, params: ForecastParams) -> service.RegionalForecast:
     """One calibration per page state and store version (the newest submission): published figures only."""
     version = session.execute(text("SELECT MAX(id), COUNT(*) FROM submission")).one()
@@ -473,6 +536,7 @@ def forecast_page(request: Request, session: SessionDep, code: str) -> Response:
         return _render("forecast.html", request, ctx, status, node=node, path=path, error=str(exc), params=None,
                        result=None)  # fmt: skip
     fits = result.fit_frame().to_dict(orient="records")
+    weekly = _cached_weekly(session, node.code, params)
     return _render(
         "forecast.html",
         request,
@@ -483,10 +547,37 @@ def forecast_page(request: Request, session: SessionDep, code: str) -> Response:
         result=result,
         fits=fits,
         names={u.code: ctx.name(u) for u in result.units},
-        chart_json=script_json(_forecast_chart(result, ctx)),
+        chart_json=script_json(_forecast_chart(result, ctx, _no_forecast(weekly))),
         forecast_script=FORECAST_SCRIPT,
         error=None,
+        weekly=_weekly_rows(weekly, ctx),
+        skill=weekly.skill().to_dict(orient="records") if weekly.measured() else None,
+        origins=weekly.origins,
+        no_fan=_no_forecast(weekly),
     )
+
+
+def _no_forecast(weekly: service.WeeklyForecast) -> dict[str, str]:
+    """Why the data of a unit cannot support a forecast (units that can are absent)."""
+    return {u.code: weekly.why[i] for i, u in enumerate(weekly.units) if not weekly.supported[i]}
+
+
+def _weekly_rows(weekly: service.WeeklyForecast, ctx: Ctx) -> list[dict[str, Any]]:
+    frame = weekly.frame()
+    rows = []
+    for u in weekly.units:
+        part = frame[frame["jurisdiction"] == u.code]
+        why = str(part["no_forecast"].iloc[0])
+        rows.append(
+            {
+                "code": u.code,
+                "name": ctx.name(u),
+                "last_week": float(part["last_week"].iloc[0]),
+                "why": why,
+                "weeks": [] if why else part[["q025", "q50", "q975"]].to_dict(orient="records"),
+            }
+        )
+    return rows
 
 
 @router.get("/public/{code}/forecast.json")
@@ -500,12 +591,20 @@ def forecast_csv(request: Request, session: SessionDep, code: str) -> Response:
 
 
 def _forecast_twin(request: Request, session: Session, code: str, ext: str) -> Response:
-    result = _cached_forecast(session, code, ForecastParams(request))
-    meta = {**result.meta(), "fit": tables._jsonable(result.fit_frame())}
+    params = ForecastParams(request)
+    result = _cached_forecast(session, code, params)
+    weekly = _cached_weekly(session, code, params)
+    meta = {
+        **result.meta(),
+        "fit": tables._jsonable(result.fit_frame()),
+        "no_forecast": _no_forecast(weekly),
+        "weekly": tables._jsonable(weekly.frame()),
+        "skill": tables._jsonable(weekly.skill()),
+    }
     return tables.render(result.frame(), ext, f"{code}_forecast", meta)
 
 
-def _forecast_chart(result: service.RegionalForecast, ctx: Ctx) -> dict[str, Any]:
+def _forecast_chart(result: service.RegionalForecast, ctx: Ctx, no_forecast: dict[str, str]) -> dict[str, Any]:
     q = result.quantiles
     past = [d.strftime("%Y-%m-%d") for d in result.dates]
     future = [d.strftime("%Y-%m-%d") for d in result.forecast_dates]
@@ -519,7 +618,9 @@ def _forecast_chart(result: service.RegionalForecast, ctx: Ctx) -> dict[str, Any
                 "observed": [_num(v) for v in result.observed[:, i]],
                 "fitted": [_num(v) for v in result.fit.fitted[:, i]],
                 "xf": future,
-                "q": [[_num(v) for v in q[j, :, i]] for j in range(q.shape[0])],
+                # where the data cannot support a forecast the page draws the reported cases and says why
+                "q": [] if u.code in no_forecast else [[_num(v) for v in q[j, :, i]] for j in range(q.shape[0])],
+                "why": no_forecast.get(u.code, ""),
             }
         )
     return {"series": series[:CHART_VISIBLE], "more": max(0, len(series) - CHART_VISIBLE)}

@@ -53,9 +53,10 @@ import pandas as pd
 from numpy.typing import NDArray
 from sqlalchemy.orm import Session
 
+from accord.analytics import skill
 from accord.db import db_timestamp, utcnow
 from accord.disclosure.suppression import SuppressionPolicy
-from accord.epi import calibrate, forecast, hospital, nowcast, params, rt, serial_interval
+from accord.epi import calibrate, forecast, hospital, nowcast, params, renewal, rt, scoring, serial_interval
 from accord.errors import AccordError, NotFound, Problem
 from accord.places import service as places
 from accord.places.model import Jurisdiction
@@ -1033,3 +1034,91 @@ def scenario_comparison(baseline: RegionalForecast, alternative: RegionalForecas
             out[f"{kind}_{col}"] = q[kind][j]
     out["scenario"] = name
     return out
+
+
+# ------------------------------------------------------------------------------------ scored weekly forecasts
+@dataclass(frozen=True)
+class WeeklyForecast:
+    """The renewal model's weekly forecasts of every unit (1..4 weeks after the last published day) and the skill
+    it measured on the units' own history: forecasts made every 7 days back from the last day, each scored against
+    the Hub baseline once its outcome was published (:mod:`accord.epi.scoring`)."""
+
+    root: Jurisdiction
+    units: list[Jurisdiction]
+    last_day: pd.Timestamp
+    quantiles: FloatArray  # horizons x units x 23 (recalibrated)
+    supported: BoolArray
+    why: list[str]
+    last_week: FloatArray
+    backtest: skill.Backtest
+    origins: int
+
+    def frame(self) -> pd.DataFrame:
+        """One row per unit and horizon: the median and the 50% and 95% intervals, or why there is none."""
+        rows = []
+        pick = {
+            name: scoring.HUB_QUANTILES.index(level)
+            for name, level in zip(QUANTILE_COLUMNS, forecast.QUANTILES, strict=True)
+        }
+        for i, u in enumerate(self.units):
+            ok = bool(self.supported[i])
+            for h in range(self.quantiles.shape[0]):
+                rows.append(
+                    {
+                        "jurisdiction": u.code,
+                        "horizon": h + 1,
+                        "target_end_date": self.last_day + pd.Timedelta(days=7 * (h + 1)),
+                        "last_week": self.last_week[i],
+                        **{name: float(self.quantiles[h, i, j]) if ok else None for name, j in pick.items()},
+                        "no_forecast": "" if ok else self.why[i],
+                    }
+                )
+        return pd.DataFrame(rows)
+
+    def skill(self) -> pd.DataFrame:
+        return skill.score_table(self.backtest)
+
+    def measured(self) -> bool:
+        return bool((self.skill()["forecasts"] > 0).any())
+
+
+def weekly_forecast(
+    session: Session,
+    root_code: str,
+    *,
+    level: str | None = None,
+    end: date | None = None,
+    view: str = "public",
+    members: int = 200,
+    seed: int = 1,
+) -> WeeklyForecast:
+    """Weekly forecasts of every unit's confirmed cases by the renewal model (:mod:`accord.epi.renewal`), 1..4
+    weeks after the last day, with the skill measured on the units' own history. Days a unit did not report count
+    as 0."""
+    root, units, dates, observed = daily_cases(session, root_code, level, end, view)
+    y = np.nan_to_num(np.clip(observed, 0.0, None))
+    window = 7
+    last = len(dates) - 1
+    origins = sorted(o for o in range(last, window, -7))
+    if not origins:
+        raise AccordError(
+            "not enough data for a weekly forecast",
+            [
+                Problem(
+                    f"a weekly forecast needs more than {window + 1} days of new_confirmed; "
+                    f"{root.code} has {len(dates)}"
+                )
+            ],
+            status=422,
+            kind="not-enough-data",
+        )
+    si = serial_interval.discretise_gamma(*skill.FORECAST_SI)
+    result = renewal.rolling(y, origins, si, horizons=skill.HORIZONS, window=window, members=members, seed=seed)
+    backtest = skill.backtest_of(
+        root.code, [dates[o] for o in origins], [u.code for u in units], [u.code for u in units], result
+    )
+    final = result.fits[-1]
+    return WeeklyForecast(
+        root, units, dates[last], result.quantiles[-1], final.supported, final.why, result.last_week[-1], backtest,
+        len(origins),
+    )  # fmt: skip

@@ -16,7 +16,13 @@ Two discretisations of a gamma distribution with mean ``mu`` and standard deviat
               + a b [2 F_{a+1}(k - 1) - F_{a+1}(k - 2) - F_{a+1}(k)]
 
     with ``F_a`` the gamma CDF (shape ``a``, scale ``b``; zero below 0). The kernel preserves the mean, so the
-    discrete mean is ``mu`` (up to the truncated tail), and ``w_0 = 0``. Requires ``mu > 1``.
+    discrete mean is ``mu``, and ``w_0 = 0``. Requires ``mu > 1``.
+
+    The whole distribution is kept, as EpiEstim computes it: the list ends where every
+    CDF in the formula is exactly 1.0 in double precision, from where on the formula gives exactly
+    ``k + (k - 2) - 2 (k - 1) + a b (2 - 1 - 1) = 0`` (EpiEstim's values there are zeros too). An earlier cut
+    loses the infection pressure of an epidemic's peak in the late, low-incidence windows (a relative error of
+    2e-3 on China's provinces in April 2020 with a cut at 1e-6 of tail mass).
 
 ``"midpoint"`` (as the Python package ``epyestim``'s ``discretise_gamma``)
     ``w_k = F(k + 1/2) - F(k - 1/2)`` for ``k = 0 .. ceil(F^{-1}(1 - 1e-6))`` with ``F(-1/2) := 0`` (so day 0
@@ -35,7 +41,7 @@ from scipy import special
 
 Method = Literal["epiestim", "midpoint"]
 
-#: the tail mass beyond the last day kept (the same cut-off as epyestim's discretisation)
+#: the tail mass beyond the last day kept by the midpoint discretisation (epyestim's cut-off)
 TAIL = 1e-6
 
 
@@ -60,26 +66,42 @@ def _epiestim(mean: float, sd: float) -> NDArray[np.float64]:
     if not mean > 1:
         raise ValueError(f"the EpiEstim discretisation needs a mean serial interval above 1 day, not {mean}")
     a, b = gamma_shape_scale(mean - 1, sd)
-    # last day: beyond it the shifted gamma (which the kernel spreads over one day either side) has < TAIL mass
-    from scipy import stats  # local: scipy.stats costs a second at import, on every CLI start
-
-    last = int(np.ceil(stats.gamma.ppf(1 - TAIL, a, scale=b))) + 2
-    k = np.arange(last + 1, dtype=np.float64)
+    k = np.arange(_support_end(a, b), dtype=np.float64)
 
     def cdf(shape: float, x: NDArray[np.float64]) -> NDArray[np.float64]:
         return np.asarray(special.gammainc(shape, np.clip(x, 0, None) / b), dtype=np.float64)
 
+    # the same terms in the same order as EpiEstim's discr_si, so that the values are its values
     w = k * cdf(a, k) + (k - 2) * cdf(a, k - 2) - 2 * (k - 1) * cdf(a, k - 1)
     w += a * b * (2 * cdf(a + 1, k - 1) - cdf(a + 1, k - 2) - cdf(a + 1, k))
     # the closed form cancels large terms: tiny negative round-off is clipped as EpiEstim does
     w = np.clip(w, 0.0, None)
     w[0] = 0.0
+    # the whole distribution sums to 1 but for that round-off (1.5e-13 for 6.48 +- 3.83 days): renormalising
+    # moves EpiEstim's values by as little, and lets every user of the list treat it as a distribution
     return np.asarray(w / w.sum(), dtype=np.float64)
+
+
+def _support_end(a: float, b: float) -> int:
+    """The first day ``k`` whose EpiEstim weight, and every later one, is exactly 0: the smallest ``k`` with
+    ``F_{a+1}(k - 2) == 1.0`` (then ``F_a`` is 1.0 there too, since gamma(a + 1) lies above gamma(a))."""
+
+    def flat(k: int) -> bool:
+        return bool(special.gammainc(a + 1, max(k - 2, 0) / b) == 1.0)
+
+    hi = max(4, int(np.ceil(special.gammainccinv(a + 1, 1e-17) * b)) + 3)
+    while not flat(hi):
+        hi *= 2
+    lo = 2  # F(0) = 0 < 1
+    while hi - lo > 1:  # the CDF is monotone: bisect for the first day where it is exactly 1.0
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if flat(mid) else (mid, hi)
+    return hi
 
 
 def discretise_midpoint(shape: float, scale: float) -> NDArray[np.float64]:
     """Gamma(shape, scale) discretised on bins ``[k - 1/2, k + 1/2)`` (day 0: ``[0, 1/2)``), epyestim's way."""
-    from scipy import stats  # local: see above
+    from scipy import stats  # local: scipy.stats costs a second at import, on every CLI start
 
     dist = stats.gamma(shape, scale=scale)
     last = float(np.ceil(dist.ppf(1 - TAIL)))

@@ -238,3 +238,29 @@ def employer_summary(
 ) -> dict[str, Any]:
     employer = workplace.employer_by_key(session, employer_id, key)
     return workplace.summary(session, employer, day or datetime.now(UTC).date())
+
+
+class RulesEvaluateIn(BaseModel):
+    rules: Any = Field(description="the rule set: an array of rules in the EU DCC Gateway format, or one rule")
+    payload: Any = Field(description="the certificate's DCC payload (ver, nam, dob, v | t | r)")
+    at: datetime | None = Field(default=None, description="validation clock (default: now)")
+    value_sets: dict[str, Any] | list[Any] | None = Field(default=None, description="id -> codes, or EU value sets")
+    country: str | None = Field(default=None, max_length=8, description="country of arrival (external.countryCode)")
+
+
+@router.post("/rules/evaluate")
+def evaluate_eu_rules(body: RulesEvaluateIn) -> dict[str, Any]:
+    """Evaluate EU business rules (CertLogic) on a certificate payload at a validation clock, as
+    ``accord healthcode rules evaluate`` does. Public and pure: nothing is read or stored."""
+    from accord.errors import AccordError, Problem
+    from accord.healthcode import eu_rules
+
+    try:
+        rules = eu_rules.parse_rules(body.rules, "rules")
+        sets = eu_rules.parse_value_sets(body.value_sets, "value_sets") if body.value_sets is not None else None
+    except eu_rules.RuleSetError as exc:
+        field = "value_sets" if str(exc).startswith("value_sets") else "rules"
+        raise AccordError("invalid rule set", [Problem(str(exc), field=field)]) from None
+    at = body.at or datetime.now(UTC)
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    return eu_rules.evaluate(rules, body.payload, at, value_sets=sets, country=body.country).as_dict()

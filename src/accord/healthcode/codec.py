@@ -442,12 +442,18 @@ def _dcc_types(claims: dict[Any, Any]) -> set[str]:
     return {k for k in ("v", "t", "r") if isinstance(dcc, dict) and dcc.get(k)}
 
 
-def check_time(claims: dict[Any, Any], at: datetime, key: TrustedKey) -> None:
+def check_time(claims: dict[Any, Any], at: datetime, key: TrustedKey, *, context: str = OUR_PREFIX) -> None:
+    """Issued-at, expiry and the signing certificate's end at time ``at``.
+
+    The expiry instant itself: our codes follow RFC 8392 (section 3.1.4: "the current date/time MUST be before
+    the expiration date/time"), so ``at == exp`` is expired; EU certificates (``HC1:``) follow the EU test
+    harness (dgc-testdata's ``test_expiration_check``: ``validation_clock <= expiry``), so ``at == exp`` is still
+    valid. Both accept ``at == iat``."""
     now = at.timestamp()
     exp, iat = claims.get(CLAIM_EXP), claims.get(CLAIM_IAT)
     if isinstance(iat, int | float) and now < iat:
         raise CodecFailure(Reason.NOT_YET_VALID, Stage.TIME, f"issued at {_iso(iat)}, after {at.isoformat()}")
-    if isinstance(exp, int | float) and now >= exp:
+    if isinstance(exp, int | float) and (now > exp if context == EU_PREFIX else now >= exp):
         raise CodecFailure(Reason.EXPIRED, Stage.TIME, f"expired at {_iso(exp)}")
     if key.not_after is not None and at > key.not_after:
         raise CodecFailure(
@@ -501,7 +507,7 @@ def verify(code: str, trust: Trust, at: datetime) -> Verdict:
             raise CodecFailure(Reason.REVOKED_ISSUER, Stage.TRUST, f"key {kid_hex} of {key.issuer or '?'} is revoked")
         if key.usage is not None and decoded.context == EU_PREFIX and not _dcc_types(decoded.claims) <= key.usage:
             raise CodecFailure(Reason.WRONG_KEY_USAGE, Stage.TRUST, f"key {kid_hex} may not sign this certificate type")
-        check_time(decoded.claims, at, key)
+        check_time(decoded.claims, at, key, context=decoded.context)
     except CodecFailure as f:
         return Verdict(False, f.reason, f.stage, claims, f.detail, kid_hex)
     except Exception as exc:  # defence in depth: a verifier must answer, not crash

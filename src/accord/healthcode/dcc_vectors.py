@@ -217,7 +217,7 @@ def _expiration(vec: dict[str, Any]) -> bool:
     cose = codec.parse_cose(bytes.fromhex(vec["COSE"]), require_tag=False)
     claims = codec.parse_claims(cose.payload, ours=False)
     key = codec.trusted_key(_certificate(vec))
-    codec.check_time(claims, _clock(vec), key)
+    codec.check_time(claims, _clock(vec), key, context=codec.EU_PREFIX)
     return True
 
 

@@ -42,7 +42,8 @@ def cluster_table(
     table = pd.DataFrame(
         {"size": grouped.size(), "first_onset": grouped["onset"].min(), "last_onset": grouped["onset"].max()}
     )
-    table["span_days"] = (table["last_onset"] - table["first_onset"]).dt.days
+    # a whole number of days, or unknown (no onset known in the cluster): never a float NaN
+    table["span_days"] = (table["last_onset"] - table["first_onset"]).dt.days.astype("Int64")
     if len(edge_src):
         settings = pd.DataFrame({"label": labels[edge_src], "setting": edge_settings})
         joined = settings.dropna().groupby("label")["setting"].agg(lambda s: ";".join(sorted(set(s))))
@@ -54,6 +55,30 @@ def cluster_table(
     table = table.reset_index()
     table.insert(0, "cluster", np.arange(1, len(table) + 1))
     return table
+
+
+@dataclass(frozen=True)
+class ClusterCount:
+    """Clusters are groups of two or more linked cases; a case linked to no other is a single case, counted
+    apart (a line list of mostly unlinked cases must not read as thousands of clusters)."""
+
+    clusters: int
+    cases_in_clusters: int
+    single_cases: int
+    largest: int
+
+
+def count_clusters(labels: IntArray) -> ClusterCount:
+    """Clusters (components of 2 or more cases) and single cases, from the component label of every case."""
+    sizes = np.bincount(labels) if len(labels) else np.zeros(0, dtype=np.int64)
+    sizes = sizes[sizes > 0]
+    grouped = sizes[sizes >= 2]
+    return ClusterCount(
+        clusters=len(grouped),
+        cases_in_clusters=int(grouped.sum()),
+        single_cases=int((sizes == 1).sum()),
+        largest=int(sizes.max()) if len(sizes) else 0,
+    )
 
 
 def offspring_counts(n: int, infector: IntArray) -> IntArray:

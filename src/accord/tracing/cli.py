@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import pandas as pd
 import typer
 from rich.table import Table
 
@@ -114,31 +116,76 @@ def clusters(
     as_json: Annotated[bool, typer.Option("--json", help="statistics as JSON")] = False,
     user: UserOpt = None,
 ) -> None:
-    """Clusters, serial interval and offspring dispersion k of the cases under ROOT (no personal data)."""
+    """Clusters (groups of 2 or more linked cases; single cases counted apart), serial interval and offspring
+    dispersion k of the cases under ROOT (no personal data)."""
     with _errors(), clikit.session_scope() as session:
         actor = clikit.actor_from(session, user)
         cs = service.chains_for(session, actor, root, min_size)
         stats = service.chain_statistics(service.chain_set(session, root, 1))
     if as_json:
-        typer.echo(json.dumps(stats, default=str, indent=1))
+        typer.echo(json.dumps(_plain(stats), indent=1))
         return
     table = Table("cluster", "size", "first onset", "last onset", "span (days)", "settings")
     for row in cs.clusters.head(50).itertuples(index=False):
         table.add_row(
             str(row.cluster),
             str(row.size),
-            str(row.first_onset)[:10],
-            str(row.last_onset)[:10],
-            str(row.span_days),
+            _day(row.first_onset),
+            _day(row.last_onset),
+            _whole(row.span_days),
             str(row.settings),
         )
     clikit.console.print(table)
-    si, k = stats["serial_interval"], stats["offspring"]
     clikit.console.print(
-        f"serial interval {si['mean']:.2f} days (95% CI {si['low']:.2f}-{si['high']:.2f}, {si['pairs']} pairs); "
-        f"offspring mean {k['mean']:.2f}, k = {k['k']:.3f} (95% CI {k['k_low']:.3f}-{k['k_high']:.3f})",
+        f"{stats['cases']:,} cases: {stats['clusters']:,} clusters of 2 or more ({stats['cases_in_clusters']:,} "
+        f"cases, the largest {stats['largest_cluster']:,}), {stats['single_cases']:,} single cases",
         highlight=False,
     )
+    si, k = stats["serial_interval"], stats["offspring"]
+    clikit.console.print(
+        f"serial interval {_fig(si['mean'])} days (95% CI {_fig(si['low'])}-{_fig(si['high'])}, {si['pairs']} pairs)"
+        + (
+            f"; offspring mean {_fig(k['mean'])}, k = {_fig(k['k'], 3)} (95% CI {_fig(k['k_low'], 3)}-"
+            f"{_fig(k['k_high'], 3)})"
+            if k
+            else ""
+        ),
+        highlight=False,
+    )
+
+
+def _day(value: object) -> str:
+    """A date for a table: YYYY-MM-DD, or empty when unknown (never 'NaT')."""
+    if value is None or bool(pd.isna(value)):  # type: ignore[call-overload]
+        return ""
+    return pd.Timestamp(value).date().isoformat()  # type: ignore[arg-type]
+
+
+def _whole(value: object) -> str:
+    """A whole number for a table, or empty when unknown (never 'nan')."""
+    return "" if value is None or value is pd.NA or value != value else str(value)
+
+
+def _fig(value: float | None, digits: int = 2) -> str:
+    """A figure for a sentence: empty-looking '-' when unknown (never 'nan'), '∞' when infinite."""
+    if value is None or math.isnan(value):
+        return "-"
+    return "∞" if math.isinf(value) else f"{value:.{digits}f}"
+
+
+def _plain(value: Any) -> Any:
+    """JSON values: NaN, infinity and unknown dates as null (JSON has none of them), numpy scalars as numbers."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item"):
+        value = value.item()
+    if value is None or (not isinstance(value, str | int | float) and pd.isna(value)):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 @app.command()

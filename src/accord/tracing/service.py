@@ -789,6 +789,8 @@ class ChainSet:
     clusters: pd.DataFrame  # cluster, size, first_onset, last_onset, span_days, settings
     infector: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     infectee: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    #: component label of every node (clusters of any size, single cases included)
+    labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def chain_set(session: Session, root_code: str, min_size: int = 2, source: str | None = None) -> ChainSet:
@@ -839,7 +841,7 @@ def chain_set(session: Session, root_code: str, min_size: int = 2, source: str |
     cluster_of = pd.Series(table["cluster"].to_numpy(), index=table["label"].to_numpy())
     nodes["cluster"] = cluster_of.reindex(labels).fillna(0).astype(np.int64).to_numpy()
     infector, infectee = _transmissions(len(nodes), edges, onset)
-    return ChainSet(nodes, edges, table.drop(columns=["label"]), infector, infectee)
+    return ChainSet(nodes, edges, table.drop(columns=["label"]), infector, infectee, labels)
 
 
 def _transmissions(n: int, edges: pd.DataFrame, onset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -868,9 +870,14 @@ def chain_statistics(cs: ChainSet) -> dict[str, Any]:
     si = chains.serial_interval(days)
     counts = chains.offspring_counts(len(cs.nodes), cs.infector)
     fit = offspring.fit_dispersion(counts) if len(counts) else None
+    grouped = chains.count_clusters(cs.labels)
     return {
         "cases": len(cs.nodes),
-        "clusters": len(cs.clusters),
+        # groups of 2 or more linked cases; cases linked to nobody are counted apart, never as clusters
+        "clusters": grouped.clusters,
+        "cases_in_clusters": grouped.cases_in_clusters,
+        "single_cases": grouped.single_cases,
+        "largest_cluster": grouped.largest,
         "transmission_pairs": len(cs.infector),
         "serial_interval": si.__dict__,
         "offspring": None if fit is None else fit.__dict__,

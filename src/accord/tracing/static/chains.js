@@ -12,7 +12,7 @@
       ey.push(d.nodes[e.source].y, d.nodes[e.target].y, null);
     });
     var hover = d.nodes.map(function (n) {
-      return "case " + n.node + " · cluster " + n.cluster + "<br>onset " + (n.onset || "?") + " · " + n.residence + " · " + n.origin;
+      return "case " + n.node + " · cluster " + n.cluster + "<br>onset " + (n.onset || "") + " · " + n.residence + " · " + n.origin;
     });
     var graph = [
       { x: ex, y: ey, mode: "lines", line: { color: "#9aa5b1", width: 1 }, hoverinfo: "skip", type: "scatter" },
