@@ -26,7 +26,7 @@ from accord.db import utcnow
 from accord.errors import AccordError, Conflict, Forbidden, NotFound, Problem
 from accord.places import service as places
 from accord.places.model import Jurisdiction, JurisdictionClosure
-from accord.resources import capacity, catalog, ledger, warning
+from accord.resources import capacity_reports, catalog, ledger, warning
 from accord.resources.ledger import AccountKind, Leg, Movement
 from accord.resources.model import (
     Account,
@@ -1955,9 +1955,9 @@ def import_capacity(
     ensure_catalog(session)
     types = {r.code: r for r in session.scalars(select(ResourceType))}
     if fmt == "saner":
-        parsed = capacity.parse_saner(text, set(types), file)
+        parsed = capacity_reports.parse_saner(text, set(types), file)
     elif fmt == "covid19scenarios":
-        parsed = capacity.parse_covid19scenarios(text, day or utcnow().date(), file)
+        parsed = capacity_reports.parse_covid19scenarios(text, day or utcnow().date(), file)
     else:
         raise AccordError(
             "unknown format", [Problem(f"format is saner or covid19scenarios, not '{fmt}'", field="format")]
@@ -2028,7 +2028,7 @@ def _prefer_specific_names(
 
 
 def _resolve_place(tree: places.TreeIndex, name: str, fmt: str) -> int | None:
-    for candidate in capacity.name_candidates(name) if fmt == "covid19scenarios" else [name]:
+    for candidate in capacity_reports.name_candidates(name) if fmt == "covid19scenarios" else [name]:
         if candidate in tree.by_code:
             return tree.by_code[candidate]
         found = tree.names.get(candidate.casefold(), [])
