@@ -190,7 +190,7 @@ def test_key_rotation(stores) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_accepted_pool_shipment_enters_the_members_ledger(stores) -> None:  # type: ignore[no-untyped-def]
-    from accord.resources import service as resources
+    from accord.resources import catalog_store, ledger_store
 
     _, aa = stores
     received = {
@@ -207,12 +207,12 @@ def test_accepted_pool_shipment_enters_the_members_ledger(stores) -> None:  # ty
     too_many = {**sent, "id": 9, "quantity": 500}
     now = utcnow()
     with transaction(aa) as s:
-        resources.ensure_catalog(s)
+        catalog_store.ensure_catalog(s)
         assert service.book_shipment(s, received, "AA", "WORLD", now) is not None
         assert service.book_shipment(s, received, "AA", "WORLD", now) is None  # booked once
         assert service.book_shipment(s, sent, "AA", "WORLD", now) is not None
     with pytest.raises(AccordError, match="not enough stock"), transaction(aa) as s:
         service.book_shipment(s, too_many, "AA", "WORLD", now)  # rolled back whole
     with transaction(aa) as s:
-        on_hand = resources.stock(s, "AA", at=date(2026, 3, 31), resource="ventilators")
+        on_hand = ledger_store.stock(s, "AA", at=date(2026, 3, 31), resource="ventilators")
     assert on_hand.filter(like="on_hand").sum().sum() == pytest.approx(7)

@@ -1183,7 +1183,7 @@ def book_shipment(session: Session, shipment: dict[str, Any], me: str, hub_code:
     """Book one accepted pool shipment into this member's resource ledger; returns the ledger transaction id
     (None when it was booked before). Receiving: a donation (or, when sold, a receipt) into ``stock:ME`` on the
     arrival day; sending: units leave ``stock:ME`` on the departure day (booked as consumed here: they left)."""
-    from accord.resources import service as resources
+    from accord.resources import movements
     from accord.resources.ledger import AccountKind
 
     if session.get(PoolBooking, (hub_code, int(shipment["id"]))) is not None:
@@ -1198,23 +1198,23 @@ def book_shipment(session: Session, shipment: dict[str, Any], me: str, hub_code:
     if shipment["destination"] == me:
         side = "destination"
         source_kind = AccountKind.DONATED if not shipment.get("price") else AccountKind.SUPPLY
-        txn = resources.post_movement(
+        txn = movements.post_movement(
             session,
             SYSTEM,
             "donation" if source_kind is AccountKind.DONATED else "receipt",
-            source=resources.Side(source_kind, me),
-            target=resources.Side(AccountKind.STOCK, me),
+            source=movements.Side(source_kind, me),
+            target=movements.Side(AccountKind.STOCK, me),
             day=str(shipment["arrive_day"]),
             **common,  # type: ignore[arg-type]
         )
     elif shipment["origin"] == me:
         side = "origin"
-        txn = resources.post_movement(
+        txn = movements.post_movement(
             session,
             SYSTEM,
             "consume",
-            source=resources.Side(AccountKind.STOCK, me),
-            target=resources.Side(AccountKind.CONSUMED, me),
+            source=movements.Side(AccountKind.STOCK, me),
+            target=movements.Side(AccountKind.CONSUMED, me),
             day=str(shipment["depart_day"]),
             **common,  # type: ignore[arg-type]
         )
