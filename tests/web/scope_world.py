@@ -26,7 +26,7 @@ from accord.policy import service as policy
 from accord.resources import catalog_store, movements, needs_offers, plans
 from accord.rumors import service as rumors
 from accord.surveillance import service as surveillance
-from accord.tracing import service as tracing
+from accord.tracing import cases, contacts, persons, worklists
 
 TREE = pd.DataFrame(
     [
@@ -135,12 +135,12 @@ def _reports(s: Session, code: str) -> None:
 def _tracing(s: Session, code: str, o: Objects) -> None:
     def person(name: str) -> str:
         identity = {"name": name, "birth_date": "1990-07-14", "phone": "+1 555 0100"}
-        return tracing.register_person(s, SYSTEM, code, identity, now=NOW).person.ref
+        return persons.register_person(s, SYSTEM, code, identity, now=NOW).person.ref
 
     o.person, o.contact, o.duplicate = person("Ada Lovelace"), person("Bo Contact"), person("Ada Lovelace")
-    o.case = tracing.create_case(s, SYSTEM, o.person, "confirmed", D0, onset_date=D0 - timedelta(days=2), now=NOW).id
-    tracing.add_contact(s, SYSTEM, o.person, o.contact, last_exposure=D0 - timedelta(days=1), now=NOW)
-    o.task = tracing.add_task(s, SYSTEM, "screening", code, NOW.date(), now=NOW).id
+    o.case = cases.create_case(s, SYSTEM, o.person, "confirmed", D0, onset_date=D0 - timedelta(days=2), now=NOW).id
+    contacts.add_contact(s, SYSTEM, o.person, o.contact, last_exposure=D0 - timedelta(days=1), now=NOW)
+    o.task = worklists.add_task(s, SYSTEM, "screening", code, NOW.date(), now=NOW).id
 
 
 def _policy(s: Session, code: str, o: Objects) -> None:
