@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from accord.auth import service as auth
 from accord.auth.roles import SYSTEM, Role
 from accord.db import transaction
-from accord.federation import service as federation
+from accord.federation import identity as instance_identity
 from accord.federation.keys import DEV_KEK
 from accord.healthcode import service as healthcode
 from accord.places import service as places
@@ -105,7 +105,7 @@ def build(sessions: sessionmaker[Session]) -> World:
         for issuer in ("AR-01", "AR-02"):
             healthcode.add_issuer(s, issuer, SYSTEM, now=NOW - timedelta(hours=1))
         healthcode.publish_trust_list(s, SYSTEM, now=NOW)
-        federation.init_identity(s, "AR", DEV_KEK.encode())  # a national instance: it speaks for the country
+        instance_identity.init_identity(s, "AR", DEV_KEK.encode())  # a national instance: it speaks for the country
     at = {code: Objects() for code in COMMUNITIES}
     for code in COMMUNITIES:
         with transaction(sessions) as s:

@@ -28,7 +28,7 @@ from accord import migrate
 from accord.auth.roles import SYSTEM
 from accord.db import make_engine, session_factory, transaction, utcnow
 from accord.demo.context import DemoContext
-from accord.federation import hub, service
+from accord.federation import delivery, hub, identity, outbox, peers
 from accord.federation.keys import FederationSettings
 from accord.places import service as places
 from accord.settings import Environment, Settings
@@ -42,7 +42,7 @@ def extend(ctx: DemoContext) -> list[str]:
     """Give the demo country its instance signing key (encrypted with ACCORD_FEDERATION_KEK)."""
     kek = FederationSettings().kek_bytes(str(ctx.settings.environment))
     with transaction(ctx.sessions) as s:
-        row = service.init_identity(s, ctx.root, kek, ctx.now)
+        row = identity.init_identity(s, ctx.root, kek, ctx.now)
     return [f"federation: {ctx.root} signs its packages with key {row.key_id} (accord federation identity)"]
 
 
@@ -146,14 +146,14 @@ def run_federation_demo(
     hub_url = instances["WORLD"].url
     try:
         with transaction(stores["WORLD"]) as s:
-            hub_key = service.init_identity(s, "WORLD", kek).public_key
+            hub_key = identity.init_identity(s, "WORLD", kek).public_key
         for code, name in COUNTRIES.items():
             with transaction(stores[code]) as s:
-                me = service.init_identity(s, code, kek)
+                me = identity.init_identity(s, code, kek)
                 # the hub's key: it signs its reads of this country's outbox
-                service.add_peer(s, "WORLD", "parent", url=hub_url, public_key=hub_key, config={"depth": 1})
+                peers.add_peer(s, "WORLD", "parent", url=hub_url, public_key=hub_key, config={"depth": 1})
             with transaction(stores["WORLD"]) as s:
-                service.add_peer(
+                peers.add_peer(
                     s,
                     code,
                     "child",
@@ -163,13 +163,13 @@ def run_federation_demo(
                     vulnerability=0.7 if code == "BO" else 0.2,
                 )
         with transaction(stores["WORLD"]) as s:
-            service.add_peer(s, "CE", "child", name="Cerulea (no instance yet)", vulnerability=0.9)
+            peers.add_peer(s, "CE", "child", name="Cerulea (no instance yet)", vulnerability=0.9)
         end = start + dt.timedelta(days=days - 1)
         with httpx.Client(timeout=60) as client:
             for code in COUNTRIES:
                 with transaction(stores[code]) as s:
-                    service.cut_package(s, kek, start, end)
-                for r in service.push_pending(stores[code], client, kek=kek):
+                    outbox.cut_package(s, kek, start, end)
+                for r in delivery.push_pending(stores[code], client, kek=kek):
                     console.print(
                         f"  {code} -> WORLD: package {r['sequence']} {r['status']}, "
                         f"{r['result']['new']:,} values, {r['transfer']['bytes']:,} bytes"
@@ -182,14 +182,14 @@ def run_federation_demo(
             )
             with transaction(stores["AV"]) as s:
                 surveillance.submit(s, frame, actor=SYSTEM, source="demo correction")
-                service.cut_package(s, kek, start, end)
-            for r in service.pull_member(stores["WORLD"], client, "AV", max_skew_seconds=300, kek=kek):
+                outbox.cut_package(s, kek, start, end)
+            for r in delivery.pull_member(stores["WORLD"], client, "AV", max_skew_seconds=300, kek=kek):
                 console.print(
                     f"  WORLD pulled AV package {r['sequence']}: {r['status']}, {r['result']['revised']} revised"
                 )
             # the pool: Borealis and Cerulea need ventilators, Avalon offers them but not to Cerulea
             day = (end + dt.timedelta(days=10)).isoformat()
-            service.send_signed(
+            delivery.send_signed(
                 stores["BO"],
                 client,
                 kek,
@@ -209,14 +209,14 @@ def run_federation_demo(
                     },
                     "BO",
                 )
-            service.send_signed(
+            delivery.send_signed(
                 stores["AV"],
                 client,
                 kek,
                 "/pool/posts",
                 {"kind": "offer", "resource": "ventilators", "quantity": 80, "day": end.isoformat()},
             )
-            service.send_signed(
+            delivery.send_signed(
                 stores["AV"], client, kek, "/pool/export-rules", {"resource": "ventilators", "destination": "CE"}
             )
             with transaction(stores["WORLD"]) as s:
@@ -224,7 +224,7 @@ def run_federation_demo(
                 proposed = hub.shipments_frame(s, status="proposed")
             for sid, origin, dest in zip(proposed["id"], proposed["origin"], proposed["destination"], strict=True):
                 for side in {origin, dest} & set(COUNTRIES):
-                    service.send_signed(
+                    delivery.send_signed(
                         stores[side], client, kek, "/pool/answers", {"shipment_id": int(sid), "accept": True}
                     )
                 if "CE" in (origin, dest):
@@ -243,7 +243,7 @@ def run_federation_demo(
                     "AV",
                 )
                 docs = hub.local_documents(s)
-            service.send_signed(stores["AV"], client, kek, "/documents", {"documents": docs})
+            delivery.send_signed(stores["AV"], client, kek, "/documents", {"documents": docs})
         summary = _summary(console, stores["WORLD"], run)
         if serve_seconds > 0:
             console.print(f"hub pages: {hub_url}/public/WORLD  ·  {hub_url}/public/federation")
@@ -264,7 +264,7 @@ def run_federation_demo(
 def _summary(console: Console, hub_sessions: sessionmaker[Session], run: dict[str, Any]) -> dict[str, Any]:
     fed = FederationSettings()
     with transaction(hub_sessions) as s:
-        members = service.member_status(s, utcnow(), fed.silent_after_hours)
+        members = peers.member_status(s, utcnow(), fed.silent_after_hours)
         world = surveillance.series(s, "WORLD", "new_confirmed")
         shipments = hub.shipments_frame(s)
     table = Table("member", "state", "packages applied", "refused", title="members of WORLD")
