@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from accord.policy import scenario_service as ss
-from accord.policy import scenarios as sc
+from accord.policy.scenarios import runs as sc
+from accord.policy.scenarios import service as ss
 from common import print_table, say, shared_data, write_results
 
 PROFILE_R0 = tuple(round(1.7 + 0.1 * k, 1) for k in range(14))

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from accord.policy import scenario_service as ss
-from accord.policy import scenarios as sc
+from accord.policy.scenarios import runs as sc
+from accord.policy.scenarios import service as ss
 
 pytestmark = pytest.mark.shared_data
 

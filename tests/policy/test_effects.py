@@ -89,7 +89,8 @@ def test_stricter_never_increases_community_contacts_or_mobility(raw: list[int])
 
 @pytest.mark.shared_data
 def test_china_measure_history_from_the_oxcgrt_file(data_dir: Path) -> None:
-    from accord.policy import oxcgrt, scenario_service
+    from accord.policy import oxcgrt
+    from accord.policy.scenarios import service as scenario_service
 
     long = oxcgrt.read_oxcgrt(data_dir / "oxcgrt-policy" / "oxcgrt_legacy_national_daily_2020_long.csv")
     days = [dt.date(2020, 1, 1) + dt.timedelta(days=k) for k in range(60)]

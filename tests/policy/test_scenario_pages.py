@@ -18,8 +18,8 @@ from accord import migrate
 from accord.auth.roles import SYSTEM
 from accord.db import make_engine, session_factory, transaction
 from accord.places import service as places
-from accord.policy import scenario_pages
 from accord.policy import service as registry
+from accord.policy.scenarios import pages as scenario_pages
 from accord.settings import Settings
 from accord.surveillance import service as surveillance
 from tests.analytics.analytics_data import DAYS, PUBLISHED_AT, START, T0, load

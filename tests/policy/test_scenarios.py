@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from accord.errors import AccordError
 from accord.policy import pareto
-from accord.policy import scenario_service as service
-from accord.policy import scenarios as sc
+from accord.policy.scenarios import runs as sc
+from accord.policy.scenarios import service
 
 REGIONS = "code,population,infected,icu_beds\nA,1000000,300,20\nB,400000,0,8\nC,2500000,20,\n"
 
@@ -117,7 +117,7 @@ def test_frontier_is_exactly_the_non_dominated_set(points: list[tuple[int, int]]
 def test_cli_grid_writes_json_and_csv_twins(tmp_path: Path) -> None:
     import typer
 
-    from accord.policy.scenario_cli import grid_command
+    from accord.policy.scenarios.cli import grid_command
 
     app = typer.Typer()
     app.command("grid")(grid_command)

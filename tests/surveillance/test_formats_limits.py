@@ -16,7 +16,7 @@ from accord.analytics import service as analytics
 from accord.auth.roles import SYSTEM
 from accord.db import transaction
 from accord.errors import AccordError
-from accord.policy import scenario_service
+from accord.policy.scenarios import service as scenario_service
 from accord.resources import capacity_reports
 from accord.rumors import service as rumors
 from accord.surveillance import exchange, validation

@@ -47,7 +47,7 @@ from accord.epi import metapop as mp
 from accord.epi import params
 from accord.errors import AccordError, Problem
 from accord.policy import effects, oxcgrt
-from accord.policy import scenarios as sc
+from accord.policy.scenarios import runs as sc
 from accord.surveillance.formats.common import shape_problem
 
 FloatArray = NDArray[np.float64]

@@ -19,8 +19,8 @@ from rich.table import Table
 from accord import clikit
 from accord.epi.executor import DASK_ENV, open_executor
 from accord.errors import AccordError, Problem
-from accord.policy import scenario_service as service
-from accord.policy import scenarios as sc
+from accord.policy.scenarios import runs as sc
+from accord.policy.scenarios import service
 
 
 def _ints(text: str, option: str) -> list[int | None]:
