@@ -16,7 +16,7 @@ from accord.analytics import service as analytics
 from accord.auth.roles import SYSTEM
 from accord.db import transaction
 from accord.errors import AccordError
-from accord.policy.scenarios import service as scenario_service
+from accord.policy.scenarios import regions as scenario_regions
 from accord.resources import capacity_reports
 from accord.rumors import service as rumors
 from accord.surveillance import exchange, validation
@@ -87,7 +87,7 @@ def test_the_other_csv_readers_share_the_limits() -> None:
     with pytest.raises(AccordError, match="per line"):
         analytics.read_capacity(LONG_LINE.encode(), "capacity.csv")
     with pytest.raises(AccordError, match="columns"):
-        scenario_service.read_regions(WIDE.encode(), "regions.csv")
+        scenario_regions.read_regions(WIDE.encode(), "regions.csv")
 
 
 def test_json_nested_too_deeply_is_a_problem() -> None:
