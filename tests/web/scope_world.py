@@ -22,7 +22,7 @@ from accord.federation import identity as instance_identity
 from accord.federation.keys import DEV_KEK
 from accord.healthcode import service as healthcode
 from accord.places import service as places
-from accord.policy import service as policy
+from accord.policy import measures
 from accord.resources import catalog_store, movements, needs_offers, plans
 from accord.rumors import service as rumors
 from accord.surveillance import service as surveillance
@@ -144,7 +144,7 @@ def _tracing(s: Session, code: str, o: Objects) -> None:
 
 
 def _policy(s: Session, code: str, o: Objects) -> None:
-    o.measure = policy.add_measure(s, SYSTEM, policy.MeasureInput(code, "C1", 2, D0)).id
+    o.measure = measures.add_measure(s, SYSTEM, measures.MeasureInput(code, "C1", 2, D0)).id
 
 
 def _rumors(s: Session, code: str, o: Objects) -> None:

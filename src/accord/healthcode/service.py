@@ -215,7 +215,7 @@ def inputs_from_tracing(session: Session, now: datetime, changed_since: datetime
     frame = health_inputs(session, changed_since=changed_since)
     if "merged_into" in frame:
         frame = frame[frame["merged_into"].isna()]
-    risk_levels = _other("accord.policy.service", "risk_levels")
+    risk_levels = _other("accord.policy.risk_areas", "risk_levels")
     levels: dict[str, str] = risk_levels(session, now.date()) if risk_levels else {}
     index = places.load_index(session)
     classified = nearest_ancestor(index, set(levels))

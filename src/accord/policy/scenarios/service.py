@@ -121,13 +121,13 @@ def registry_levels(
 ) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
     """Levels (days x regions x indicators) and general flags of the measures the registry has in force at each
     place (directives down the tree included), from ``first`` for ``days`` days: the background a scenario adds to."""
-    from accord.policy import service as registry
+    from accord.policy import in_force as measures_in_force
 
     levels = np.zeros((days, len(codes), len(effects.INDICATORS)), dtype=np.int64)
     general = np.ones(levels.shape, dtype=bool)
     last = first + dt.timedelta(days=days - 1)
     for k, code in enumerate(codes):
-        lv, fl = registry.levels_over_time(session, code, first, last)
+        lv, fl = measures_in_force.levels_over_time(session, code, first, last)
         for ind in lv.columns:
             if ind in effects.MAX_LEVEL:
                 j = effects.INDICATORS.index(ind)
