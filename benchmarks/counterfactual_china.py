@@ -23,21 +23,20 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from accord.policy import scenario_service as ss
-from accord.policy import scenarios as sc
+from accord.policy.scenarios import calibration, china2020
 from common import print_table, say, shared_data, write_results
 
 PROFILE_R0 = tuple(round(1.7 + 0.1 * k, 1) for k in range(14))
 EARLIER = ("1 week earlier", "2 weeks earlier", "3 weeks earlier")
 
 
-def run(china: ss.China2020, data: sc.FitData, evaluations: int, r0: float | None) -> dict[str, Any]:
+def run(china: china2020.China2020, data: calibration.FitData, evaluations: int, r0: float | None) -> dict[str, Any]:
     t0 = time.perf_counter()
-    fitted = sc.fit(data, r0=r0, reporting=ss.REPORTING, max_evaluations=evaluations)
+    fitted = calibration.fit(data, r0=r0, reporting=china2020.REPORTING, max_evaluations=evaluations)
     seconds = time.perf_counter() - t0
     runs = china.counterfactuals(data, fitted)
-    traj = sc.run_fitted(data, fitted.r0, fitted.theta, fitted.seed)
-    expected = sc.expected_confirmed(data, traj, fitted.reporting, fitted.theta)
+    traj = calibration.run_fitted(data, fitted.r0, fitted.theta, fitted.seed)
+    expected = calibration.expected_confirmed(data, traj, fitted.reporting, fitted.theta)
     return {
         "fit": {**fitted.__dict__, "seconds": seconds},
         "expected_confirmed_29feb": float(expected[-1].sum()),
@@ -46,7 +45,7 @@ def run(china: ss.China2020, data: sc.FitData, evaluations: int, r0: float | Non
     }
 
 
-def profile(china: ss.China2020, data: sc.FitData, evaluations: int) -> dict[str, Any]:
+def profile(china: china2020.China2020, data: calibration.FitData, evaluations: int) -> dict[str, Any]:
     """Profile likelihood over R0 (theta and seed refitted at each value) and the counterfactuals along it."""
     rows = [run(china, data, evaluations, r0) for r0 in PROFILE_R0]
     loglik = np.array([r["fit"]["loglik"] for r in rows])
@@ -63,7 +62,7 @@ def profile(china: ss.China2020, data: sc.FitData, evaluations: int) -> dict[str
 
 def comparison_rows(result: dict[str, Any]) -> list[list[str]]:
     runs = {r["name"]: r for r in result["runs"]}
-    lai = ss.LAI
+    lai = china2020.LAI
     rows = [
         ["cases by 29 Feb, actual measures", f"{runs['actual measures']['cases']:,.0f}", f"{lai['actual_cases']:,}"],
         ["no measures: x-fold", f"{runs['no measures']['ratio_to_actual']:.1f}",
@@ -103,9 +102,9 @@ def main() -> None:
     if folder is None:
         say("../shared/data is not present: nothing to run")
         return
-    china = ss.load_china_2020(folder)
+    china = china2020.load_china_2020(folder)
     data = china.fit_data()
-    result = run(china, data, args.evaluations, None if args.free_r0 else ss.R0_FIXED)
+    result = run(china, data, args.evaluations, None if args.free_r0 else china2020.R0_FIXED)
     fit = result["fit"]
     say(
         f"fit ({fit['evaluations']} evaluations, {fit['seconds']:.0f} s): R0 {fit['r0']:.2f}, "

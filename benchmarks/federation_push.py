@@ -37,7 +37,7 @@ import uvicorn
 
 from accord.app import create_app
 from accord.db import transaction
-from accord.federation import keys, package, pool, service, transport
+from accord.federation import identity, keys, package, peers, pool, transport
 from accord.federation.keys import DEV_KEK
 from accord.places import service as places
 from accord.resources import optimiser
@@ -114,8 +114,8 @@ def bench_push(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                     columns=["code", "name", "local_name", "level", "parent_code", "population"],
                 ),
             )
-            service.init_identity(s, "WORLD", KEK)
-            service.add_peer(s, "BX", "child", public_key=keys.public_text(key), name="Benchland")
+            identity.init_identity(s, "WORLD", KEK)
+            peers.add_peer(s, "BX", "child", public_key=keys.public_text(key), name="Benchland")
         settings = Settings(database_url=hub.url, max_upload_bytes=4 * 2**30)
         port = free_port()
         server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))

@@ -7,7 +7,7 @@
    Chinese provinces.
 2. Risk areas: 3,000 regions x 365 days (and their 3 x 3,000 smallest units) classified by the pure rule in one
    vectorised call, beside pandas groupby-rolling (the peer).
-3. In force: p50 / p99 of ``service.in_force`` for random places and days on that store, with directives added.
+3. In force: p50 / p99 of ``in_force.in_force`` for random places and days on that store, with directives added.
 4. Risk areas through the store: 3,000 communities with 60 days of reported cases; classify one day and 30 days
    (stored), then ``risk_levels`` of a day.
 
@@ -31,8 +31,8 @@ from accord import migrate
 from accord.auth.roles import SYSTEM
 from accord.db import make_engine, session_factory, transaction
 from accord.places import service as places
-from accord.policy import indices, oxcgrt, risk, service
-from accord.policy.service import MeasureInput
+from accord.policy import in_force, indices, measures, oxcgrt, oxcgrt_import, risk, risk_areas
+from accord.policy.measures import MeasureInput
 from accord.surveillance import service as surveillance
 from common import print_table, say, shared_data, synthetic_tree, timed, write_results
 
@@ -105,7 +105,7 @@ def import_figures(data: Path, tmp: Path) -> tuple[dict[str, object], Path]:
         ("containment_health", "OxCGRT_timeseries_ContainmentHealthIndex_v1.csv"),
     ):
         with timed() as t, transaction(sessions) as s:
-            result = service.import_oxcgrt(s, SYSTEM, src / name, {})
+            result = oxcgrt_import.import_oxcgrt(s, SYSTEM, src / name, {})
         out[f"import_{label}_seconds"] = t["seconds"]
         out[f"import_{label}_rows"] = result.measures or result.index_values
         out[f"import_{label}_jurisdictions"] = len(result.regions)
@@ -118,8 +118,8 @@ def in_force_figures(path: Path, n: int = 300) -> dict[str, object]:
     sessions = session_factory(engine)
     with transaction(sessions) as s:
         # Hubei's own orders beside the national record imported from OxCGRT (which allows local variation)
-        service.add_measure(s, SYSTEM, MeasureInput("420000", "C6", 3, dt.date(2020, 1, 23), dt.date(2020, 4, 8)))
-        service.add_measure(s, SYSTEM, MeasureInput("420000", "C5", 2, dt.date(2020, 1, 23), dt.date(2020, 3, 25)))
+        measures.add_measure(s, SYSTEM, MeasureInput("420000", "C6", 3, dt.date(2020, 1, 23), dt.date(2020, 4, 8)))
+        measures.add_measure(s, SYSTEM, MeasureInput("420000", "C5", 2, dt.date(2020, 1, 23), dt.date(2020, 3, 25)))
         codes = list(places.load_index(s).by_code)
     rng = random.Random(5)
     times = []
@@ -128,7 +128,7 @@ def in_force_figures(path: Path, n: int = 300) -> dict[str, object]:
             code = rng.choice(codes)
             day = dt.date(2020, 1, 1) + dt.timedelta(days=rng.randrange(366))
             t0 = time.perf_counter()
-            service.in_force(s, code, day)
+            in_force.in_force(s, code, day)
             times.append(time.perf_counter() - t0)
     engine.dispose()
     ms = np.array(times) * 1000
@@ -205,11 +205,11 @@ def service_figures(tmp: Path, communities: int, days: int, classify_days: int) 
         surveillance.submit(s, frame, actor=SYSTEM, source="bench", now=dt.datetime(2020, 6, 1, tzinfo=dt.UTC))
     last = start + dt.timedelta(days=days - 1)
     with timed() as t_one, transaction(sessions) as s:
-        service.classify(s, SYSTEM, "BX", last)
+        risk_areas.classify(s, SYSTEM, "BX", last)
     with timed() as t_many, transaction(sessions) as s:
-        out = service.classify(s, SYSTEM, "BX", last - dt.timedelta(days=classify_days - 1), last)
+        out = risk_areas.classify(s, SYSTEM, "BX", last - dt.timedelta(days=classify_days - 1), last)
     with timed() as t_read, transaction(sessions) as s:
-        levels = service.risk_levels(s, last)
+        levels = risk_areas.risk_levels(s, last)
     engine.dispose()
     return {
         "communities": len(leaves),

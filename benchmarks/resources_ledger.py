@@ -32,7 +32,7 @@ from accord.auth.roles import SYSTEM
 from accord.db import transaction
 from accord.places import service as places
 from accord.places.model import Jurisdiction
-from accord.resources import catalog, service
+from accord.resources import catalog, catalog_store, early_warning, ledger_store, movements
 from accord.resources.ledger import AccountKind, Leg, Movement
 from common import fresh_store, peak_rss_mib, pg_problem, print_table, say, synthetic_tree, timed, write_results
 from series_query import server, summarise
@@ -46,12 +46,12 @@ RESTOCK_EVERY = 7
 
 # ------------------------------------------------------------------------------------------------ store
 def build(store: Any, communities: int, days: int, end: date, seed: int = 7) -> dict[str, Any]:
-    """Tree, accounts and the postings, written with :func:`service.write` in batches (the bulk path)."""
+    """Tree, accounts and the postings, written with :func:`ledger_store.write` in batches (the bulk path)."""
     tree = synthetic_tree(10, 30 if communities >= 1000 else 3, communities, seed=seed)
     with transaction(store.sessions) as s:
         places.import_places(s, tree)
-        service.ensure_catalog(s)
-        rid = service.resource_ids(s)
+        catalog_store.ensure_catalog(s)
+        rid = catalog_store.resource_ids(s)
         codes = list(s.scalars(select(Jurisdiction.code).where(Jurisdiction.level == "community")))
         ids = {c: int(i) for c, i in s.execute(select(Jurisdiction.code, Jurisdiction.id)).all()}
     postings = make_postings(store, codes, ids, [rid[r] for r in RESOURCES], days, end, seed)
@@ -60,44 +60,44 @@ def build(store: Any, communities: int, days: int, end: date, seed: int = 7) -> 
     with timed() as t:
         for k in range(0, n, batch):
             with transaction(store.sessions) as s:
-                service.write(s, SYSTEM, postings[k : k + batch])
+                ledger_store.write(s, SYSTEM, postings[k : k + batch])
     return {"transactions": n, "seconds": t["seconds"], "per_s": n / t["seconds"], "cpu_seconds": t["cpu_seconds"]}
 
 
 def make_postings(
     store: Any, codes: list[str], ids: dict[str, int], rids: list[int], days: int, end: date, seed: int
-) -> list[service.Posting]:
+) -> list[ledger_store.Posting]:
     """Opening receipt, daily consumption (Poisson around each community's rate), a weekly restock."""
     rng = np.random.default_rng(seed)
     with transaction(store.sessions) as s:
         acc = {
-            (kind, c): service.account(s, kind, ids[c]).id
+            (kind, c): ledger_store.account(s, kind, ids[c]).id
             for c in codes
             for kind in (AccountKind.STOCK, AccountKind.SUPPLY, AccountKind.CONSUMED)
         }
     start = end - timedelta(days=days)
     scale = rng.uniform(0.3, 2.0, size=(len(codes), 1)) * DAILY_USE[None, :]  # (communities, resources)
     use = rng.poisson(scale[:, :, None] * np.ones(days)[None, None, :])  # (communities, resources, days)
-    out: list[service.Posting] = []
+    out: list[ledger_store.Posting] = []
     milli = catalog.SCALE
     for i, c in enumerate(codes):
         stock, supply, used = acc[(AccountKind.STOCK, c)], acc[(AccountKind.SUPPLY, c)], acc[(AccountKind.CONSUMED, c)]
         for k, r in enumerate(rids):
             q = round(scale[i, k] * OPENING_DAYS) * milli
-            out.append(service.Posting(Movement.RECEIPT, start, [Leg(supply, r, -q), Leg(stock, r, q)]))
+            out.append(ledger_store.Posting(Movement.RECEIPT, start, [Leg(supply, r, -q), Leg(stock, r, q)]))
             for d in range(days):
                 day = start + timedelta(days=d + 1)
                 if d and d % RESTOCK_EVERY == 0:
                     q = round(scale[i, k] * RESTOCK_EVERY * 0.8) * milli
-                    out.append(service.Posting(Movement.RECEIPT, day, [Leg(supply, r, -q), Leg(stock, r, q)]))
+                    out.append(ledger_store.Posting(Movement.RECEIPT, day, [Leg(supply, r, -q), Leg(stock, r, q)]))
                 q = int(use[i, k, d]) * milli
                 if q:
-                    out.append(service.Posting(Movement.CONSUME, day, [Leg(stock, r, -q), Leg(used, r, q)]))
+                    out.append(ledger_store.Posting(Movement.CONSUME, day, [Leg(stock, r, -q), Leg(used, r, q)]))
     # consumption may outrun stock on a bad draw: keep only what the books allow (the ledger refuses the rest)
     return _feasible(out)
 
 
-def _feasible(postings: list[service.Posting]) -> list[service.Posting]:
+def _feasible(postings: list[ledger_store.Posting]) -> list[ledger_store.Posting]:
     bal: dict[tuple[int, int], int] = {}
     keep = []
     for p in sorted(postings, key=lambda p: (p.day, p.kind != Movement.RECEIPT)):
@@ -175,8 +175,8 @@ def time_queries(store: Any, at: date, repeats: int) -> tuple[dict[str, Any], pd
                 times.append(time.perf_counter() - t0)
         return float(np.median(times)), out
 
-    stock_s, frame = best(lambda s: service.stock(s, "BX", at))
-    warn_s, warn = best(lambda s: service.early_warning(s, "BX", at, level="city", view="public"))
+    stock_s, frame = best(lambda s: ledger_store.stock(s, "BX", at))
+    warn_s, warn = best(lambda s: early_warning.early_warning(s, "BX", at, level="city", view="public"))
     return {
         "stock_median_s": stock_s,
         "stock_rows": len(frame),
@@ -198,15 +198,15 @@ def time_single_posts(store: Any, n: int, at: date) -> dict[str, Any]:
     for i in range(n):
         t0 = time.perf_counter()
         with transaction(store.sessions) as s:
-            service.post_movement(
+            movements.post_movement(
                 s,
                 SYSTEM,
                 "consume",
                 resource=RESOURCES[i % len(RESOURCES)],
                 quantity=1,
                 unit=None,
-                source=service.Side(AccountKind.STOCK, codes[i % len(codes)]),
-                target=service.Side(AccountKind.CONSUMED, codes[i % len(codes)]),
+                source=movements.Side(AccountKind.STOCK, codes[i % len(codes)]),
+                target=movements.Side(AccountKind.CONSUMED, codes[i % len(codes)]),
                 day=at,
             )
         ms.append((time.perf_counter() - t0) * 1000)

@@ -27,7 +27,7 @@ import numpy as np
 from accord.epi import metapop as mp
 from accord.epi import params
 from accord.epi.executor import open_executor
-from accord.policy import scenarios as sc
+from accord.policy.scenarios import runs as sc
 from common import dask_worker_environ, print_table, say, write_results
 from metapop_scale import contacts, synthetic_country
 

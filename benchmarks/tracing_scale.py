@@ -46,8 +46,7 @@ from accord.db import db_timestamp, transaction
 from accord.places import service as places
 from accord.settings import Settings
 from accord.surveillance import store
-from accord.tracing import chains
-from accord.tracing import service as tracing
+from accord.tracing import chain_sets, chains, linelist_import, person_status, worklists
 from common import (
     fresh_store,
     machine,
@@ -132,7 +131,7 @@ def load(sessions: Any, args: argparse.Namespace, communities: np.ndarray) -> di
             }
         )
         with timed() as t:
-            pid = tracing.bulk_persons(s, frame, residence, "bench", NOW)
+            pid = linelist_import.bulk_persons(s, frame, residence, "bench", NOW)
         out["persons_s"] = round(t["seconds"], 2)
         say(f"{n:,} persons with encrypted identities and identifier hashes: {t['seconds']:.1f} s")
         name = store.dialect(s)
@@ -189,7 +188,7 @@ def load(sessions: Any, args: argparse.Namespace, communities: np.ndarray) -> di
         out["cases_contacts_s"] = round(t["seconds"], 2)
         say(f"{k:,} cases and {m:,} contacts: {t['seconds']:.1f} s")
         with timed() as t:
-            changed = tracing.refresh_persons(s, None, NOW)
+            changed = person_status.refresh_persons(s, None, NOW)
         out["derive_s"] = round(t["seconds"], 2)
         out["persons_in_quarantine_or_cases"] = changed
         say(f"quarantine ends and case status of all persons ({changed:,} changed): {t['seconds']:.1f} s")
@@ -210,12 +209,12 @@ def generate(sessions: Any) -> dict[str, Any]:
     with transaction(sessions) as s:  # a rerun on a kept store measures generation from scratch again
         s.execute(text("DELETE FROM tracing_task"))
     with transaction(sessions) as s, timed() as t:
-        added = tracing.generate_followups(s, TODAY, NOW)
+        added = worklists.generate_followups(s, TODAY, NOW)
     say(f"today's follow-ups for all communities: {added:,} tasks in {t['seconds']:.2f} s")
     with transaction(sessions) as s, timed() as t2:
-        again = tracing.generate_followups(s, TODAY, NOW)
+        again = worklists.generate_followups(s, TODAY, NOW)
     with transaction(sessions) as s, timed() as t3:
-        escalated = tracing.escalate_overdue(s, TODAY + dt.timedelta(days=2), NOW, grace_days=1)
+        escalated = worklists.escalate_overdue(s, TODAY + dt.timedelta(days=2), NOW, grace_days=1)
     return {
         "followups": added,
         "generate_s": round(t["seconds"], 2),
@@ -230,8 +229,8 @@ def generate(sessions: Any) -> dict[str, Any]:
 def clusters(sessions: Any, args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with transaction(sessions) as s, timed() as t:
-        cs = tracing.chain_set(s, "BX")
-        stats = tracing.chain_statistics(cs)
+        cs = chain_sets.chain_set(s, "BX")
+        stats = chain_sets.chain_statistics(cs)
     out.update(
         case_graph_s=round(t["seconds"], 2),
         case_nodes=len(cs.nodes),
@@ -316,7 +315,7 @@ def serve(url: str, sessions: Any, communities: np.ndarray, args: argparse.Names
                     f"{out[label]['mean_bytes']:,} bytes ({out[label]['mean_wire_bytes']:,} on the wire)"
                 )
         with transaction(sessions) as s:
-            rows = tracing.task_list(s, SYSTEM, TODAY, scope_code=str(picked[0]))
+            rows = worklists.task_list(s, SYSTEM, TODAY, scope_code=str(picked[0]))
         out["tasks_per_worker_example"] = len(rows)
     finally:
         server.should_exit = True

@@ -23,7 +23,7 @@ from accord.federation import pages as federation_pages
 from accord.healthcode import pages as healthcode_pages
 from accord.places.api import router as places_router
 from accord.policy import pages as policy_pages
-from accord.policy import scenario_pages
+from accord.policy.scenarios import pages as scenario_pages
 from accord.resources import pages as resources_pages
 from accord.rumors import pages as rumor_pages
 from accord.settings import Settings, get_settings

@@ -45,7 +45,7 @@ def _command(module: str, attr: str, name: str) -> Callable[[], Command]:
 
 def _scenarios() -> Command:
     from accord.analytics import cli as analytics_cli
-    from accord.policy.scenario_cli import grid_command
+    from accord.policy.scenarios.cli import grid_command
 
     if not any(c.name == "grid" for c in analytics_cli.scenario_app.registered_commands):
         analytics_cli.scenario_app.command("grid")(grid_command)  # epidemic vs economy: the Pareto frontier

@@ -132,14 +132,14 @@ def test_rollup_at_the_country_is_the_sum_of_its_provinces(demo: Demo, indicator
 def test_the_bulletin_carries_the_stock_out_warning_of_the_books_the_demo_keeps(demo: Demo) -> None:
     from accord.disclosure import bulletin
     from accord.disclosure import service as disclosure
-    from accord.resources import service as resources
+    from accord.resources import early_warning
 
     with transaction(demo.sessions) as s:
         facts = disclosure.bulletin_facts(s, "AR", None)
-        alerts = resources.early_warning(s, "AR", facts.day, view="public")
+        alerts = early_warning.early_warning(s, "AR", facts.day, view="public")
     assert not alerts.empty and set(facts.supply) == set(bulletin.LANGS)
     english = bulletin.compose(facts, "en").paragraphs
-    assert english[-1] == facts.supply["en"] == resources.bulletin_sentence(alerts, "en")
+    assert english[-1] == facts.supply["en"] == early_warning.bulletin_sentence(alerts, "en")
     assert bulletin.compose(facts, "zh").paragraphs[-1] == facts.supply["zh"]
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from accord import migrate
 from accord.auth.roles import SYSTEM
 from accord.db import make_engine, session_factory, transaction
-from accord.federation import service, transport
+from accord.federation import delivery, identity, peers, transport
 from accord.federation.keys import DEV_KEK
 from accord.places import service as places
 from accord.surveillance import service as surveillance
@@ -67,15 +67,15 @@ def link(
     """Identities on both sides, the hub registering the country and the country its parent (with the hub's
     key, which signs the hub's reads of the country's outbox)."""
     with transaction(hub) as s:
-        hub_key = service.init_identity(s, "WORLD", KEK).public_key
+        hub_key = identity.init_identity(s, "WORLD", KEK).public_key
     with transaction(country) as s:
-        me = service.init_identity(s, code, KEK)
-        service.add_peer(s, "WORLD", "parent", url=url, public_key=hub_key, config=config or {"depth": 1})
+        me = identity.init_identity(s, code, KEK)
+        peers.add_peer(s, "WORLD", "parent", url=url, public_key=hub_key, config=config or {"depth": 1})
     with transaction(hub) as s:
-        service.add_peer(s, code, "child", public_key=me.public_key, name=f"Country {code}")
+        peers.add_peer(s, code, "child", public_key=me.public_key, name=f"Country {code}")
 
 
 def signer(sessions: sessionmaker[Session], receiver: str) -> transport.Signer:
     """What an instance signs its transport requests to ``receiver`` with."""
     with transaction(sessions) as s:
-        return service.request_signer(s, KEK, receiver)
+        return delivery.request_signer(s, KEK, receiver)

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from accord.app import create_app
 from accord.db import transaction, utcnow
 from accord.errors import AccordError
-from accord.federation import hub, keys, service, transport
+from accord.federation import hub, identity, inbox, keys, outbox, transport
 from accord.settings import Settings
 
 from .helpers import KEK, WORLD, country_tree, link, new_store, report, signer
@@ -27,7 +27,7 @@ def world(tmp_path: Path):  # type: ignore[no-untyped-def]
     link(hub_sessions, aa, "AA", "http://testserver")
     report(aa, [("AA-01-01", "2026-03-01", "new_confirmed", 5), ("AA-02-01", "2026-03-01", "new_confirmed", 2)])
     with transaction(aa) as s:
-        row, _ = service.cut_package(s, KEK, date(2026, 3, 1), date(2026, 3, 1))
+        row, _ = outbox.cut_package(s, KEK, date(2026, 3, 1), date(2026, 3, 1))
         manifest, payload = dict(row.manifest), row.payload
     hub_client = TestClient(create_app(Settings(database_url=f"sqlite:///{hub_db}")))
     aa_client = TestClient(create_app(Settings(database_url=f"sqlite:///{aa_db}")))
@@ -72,7 +72,7 @@ def test_upload_refusals_are_problem_documents(world) -> None:  # type: ignore[n
     card = hub_client.get("/public/WORLD/scorecard.json", params={"date": "2026-03-01"})
     assert card.status_code == 200 and "AA" in {u["jurisdiction"] for u in card.json()["data"]}
     with transaction(hub_sessions) as s:
-        assert [(e.status, e.code) for e in reversed(service.inbox(s))] == [
+        assert [(e.status, e.code) for e in reversed(inbox.inbox(s))] == [
             ("refused", "unknown_sender"),
             ("applied", ""),
             ("replay", ""),
@@ -83,7 +83,7 @@ def test_envelopes_and_outbox_ranges(world) -> None:  # type: ignore[no-untyped-
     hub_client, aa_client, hub_sessions, aa, manifest, payload = world
     hub_signs = signer(hub_sessions, "AA")
     with transaction(aa) as s:
-        _, private = service.signing_key(s, KEK)
+        _, private = identity.signing_key(s, KEK)
     need = {"kind": "need", "resource": "masks", "quantity": 10, "day": "2026-04-02"}
     good = hub.seal(need, "AA", private)
     assert hub_client.post(P + "/pool/posts", json=good).status_code == 201

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from accord.auth import service as auth
 from accord.db import transaction
 from accord.errors import AccordError, Forbidden
-from accord.federation import hub, keys, package, service, transport
+from accord.federation import delivery, hub, keys, outbox, package, peers, transport
 from accord.federation.model import InboxEntry, UploadChunk
 
 from .helpers import KEK, WORLD, country_tree, link, new_store, report, signer
@@ -151,8 +151,8 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, I
     link(world.sessions, aa.sessions, "AA", world.url)
     link(world.sessions, bb.sessions, "BB", world.url)
     with transaction(world.sessions) as s:
-        service.add_peer(s, "AA", "child", url=aa.url, vulnerability=0.1)
-        service.add_peer(s, "BB", "child", url=bb.url, vulnerability=0.2)
+        peers.add_peer(s, "AA", "child", url=aa.url, vulnerability=0.1)
+        peers.add_peer(s, "BB", "child", url=bb.url, vulnerability=0.2)
     instances = {"WORLD": world, "AA": aa, "BB": bb}
     for inst in instances.values():
         inst.start()
@@ -180,7 +180,7 @@ def inbox(fed: dict[str, Instance]) -> list[tuple[str, str, str]]:
 
 def cut(inst: Instance, start: str, end: str) -> tuple[dict, bytes]:  # type: ignore[type-arg]
     with transaction(inst.sessions) as s:
-        row, _ = service.cut_package(s, KEK, pd.Timestamp(start).date(), pd.Timestamp(end).date())
+        row, _ = outbox.cut_package(s, KEK, pd.Timestamp(start).date(), pd.Timestamp(end).date())
         return dict(row.manifest), row.payload
 
 
@@ -219,7 +219,7 @@ def test_a_federation_of_three_processes(federation: dict[str, Instance]) -> Non
     # 2. a correction at the country is pulled by the hub and arrives as a revision, with its reason
     report(aa.sessions, [("AA-02-01", "2026-03-01", "new_confirmed", 9)], approve=False, reason="late lab results")
     cut(aa, "2026-03-01", "2026-03-02")
-    pulled = service.pull_member(world.sessions, client, "AA", max_skew_seconds=300)
+    pulled = delivery.pull_member(world.sessions, client, "AA", max_skew_seconds=300)
     assert [r["status"] for r in pulled] == ["applied"] and pulled[0]["result"]["revised"] >= 1
     assert hub_series(fed, "WORLD")["2026-03-01"] == 17.0
     history = client.get(
@@ -255,7 +255,7 @@ def test_a_federation_of_three_processes(federation: dict[str, Instance]) -> Non
     ]
     report(bb.sessions, rows)
     with transaction(bb.sessions) as s:  # this package: provinces and the total only, no AA-01
-        bb_peer = service.parent(s)
+        bb_peer = peers.parent(s)
         bb_peer.config = {**(bb_peer.config or {}), "indicators": ["new_confirmed", "new_deaths", "new_tests"]}
     manifest, payload = cut(bb, "2026-03-01", "2026-03-28")
     chunk = 512
@@ -290,10 +290,10 @@ def test_a_federation_of_three_processes(federation: dict[str, Instance]) -> Non
     # 5. a country pushing another country's data is refused (BB's tree claims AA-01)
     report(bb.sessions, [("AA-01", "2026-03-01", "new_confirmed", 500)])
     with transaction(bb.sessions) as s:
-        service.parent(s).config = {"depth": 1}
+        peers.parent(s).config = {"depth": 1}
     cut(bb, "2026-03-01", "2026-03-01")
     with pytest.raises(Forbidden, match="may report only within 'BB', not for 'AA-01'"):
-        service.push_pending(bb.sessions, client, retrying=transport.Retrying(attempts=1))
+        delivery.push_pending(bb.sessions, client, retrying=transport.Retrying(attempts=1))
     assert hub_series(fed, "AA-01")["2026-03-01"] == 8.0
     assert inbox(fed)[-1] == ("BB", "refused", "wrong_scope")
 
@@ -301,10 +301,10 @@ def test_a_federation_of_three_processes(federation: dict[str, Instance]) -> Non
     #    bans their export to CC, so the offer goes to AA although CC would come first
     cc_key = keys.generate()
     with transaction(world.sessions) as s:
-        service.add_peer(s, "CC", "child", public_key=keys.public_text(cc_key), name="Country CC", vulnerability=0.9)
+        peers.add_peer(s, "CC", "child", public_key=keys.public_text(cc_key), name="Country CC", vulnerability=0.9)
         auth.add_user(s, "hub-admin", "admin", None)
         token = auth.issue_token(s, "hub-admin")
-    service.send_signed(
+    delivery.send_signed(
         aa.sessions,
         client,
         KEK,
@@ -314,14 +314,14 @@ def test_a_federation_of_three_processes(federation: dict[str, Instance]) -> Non
     cc_need = hub.seal({"kind": "need", "resource": "masks", "quantity": 100, "day": "2026-04-09"}, "CC", cc_key)
     assert client.post(world.url + "/api/v1/federation/pool/posts", json=cc_need).status_code == 201
     assert client.post(world.url + "/api/v1/federation/pool/posts", json=cc_need).json()["id"] == 2  # replay: same post
-    service.send_signed(
+    delivery.send_signed(
         bb.sessions,
         client,
         KEK,
         "/pool/posts",
         {"kind": "offer", "resource": "masks", "quantity": 120, "day": "2026-04-01"},
     )
-    service.send_signed(bb.sessions, client, KEK, "/pool/export-rules", {"resource": "masks", "destination": "CC"})
+    delivery.send_signed(bb.sessions, client, KEK, "/pool/export-rules", {"resource": "masks", "destination": "CC"})
     forged_need = {**cc_need, "member": "AA"}
     assert client.post(world.url + "/api/v1/federation/pool/posts", json=forged_need).status_code == 403
     run = client.post(
@@ -334,11 +334,11 @@ def test_a_federation_of_three_processes(federation: dict[str, Instance]) -> Non
     assert [(s["origin"], s["destination"], s["quantity"]) for s in shipments] == [("BB", "AA", 100.0)], run.text
     sid = shipments[0]["id"]
     assert (
-        service.send_signed(aa.sessions, client, KEK, "/pool/answers", {"shipment_id": sid, "accept": True})["status"]
+        delivery.send_signed(aa.sessions, client, KEK, "/pool/answers", {"shipment_id": sid, "accept": True})["status"]
         == "proposed"
     )
     assert (
-        service.send_signed(bb.sessions, client, KEK, "/pool/answers", {"shipment_id": sid, "accept": True})["status"]
+        delivery.send_signed(bb.sessions, client, KEK, "/pool/answers", {"shipment_id": sid, "accept": True})["status"]
         == "accepted"
     )
 
@@ -357,7 +357,7 @@ def test_a_federation_of_three_processes(federation: dict[str, Instance]) -> Non
         )
     with transaction(aa.sessions) as s:
         docs = hub.local_documents(s)
-    service.send_signed(aa.sessions, client, KEK, "/documents", {"documents": docs})
+    delivery.send_signed(aa.sessions, client, KEK, "/documents", {"documents": docs})
     found = client.get(world.url + "/api/v1/federation/documents", params={"q": "MN908947"}).json()["data"]
     assert [(d["origin"], d["received_from"]) for d in found] == [("AA", "AA")]
     states = {m["member"]: m["state"] for m in client.get(world.url + "/public/federation.json").json()["data"]}
@@ -369,6 +369,6 @@ def test_a_federation_of_three_processes(federation: dict[str, Instance]) -> Non
 
 def _outbox(inst: Instance, sequence: int) -> tuple[dict, bytes]:  # type: ignore[type-arg]
     with transaction(inst.sessions) as s:
-        rows = service.outbox(s, "WORLD")
+        rows = outbox.outbox(s, "WORLD")
         pid = next(r["id"] for r in rows if r["sequence"] == sequence)
-        return next(r["manifest"] for r in rows if r["id"] == pid), service.outbox_payload(s, pid)
+        return next(r["manifest"] for r in rows if r["id"] == pid), outbox.outbox_payload(s, pid)

@@ -12,7 +12,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from accord.db import transaction, utcnow
 from accord.errors import AccordError
-from accord.federation import package, service
+from accord.federation import identity as instance_identity
+from accord.federation import inbox as package_inbox
+from accord.federation import outbox as package_outbox
+from accord.federation import package, pool_bookings
+from accord.federation import peers as peer_links
 from accord.federation.model import InboxEntry
 from accord.surveillance import service as surveillance
 from accord.surveillance.model import Observation
@@ -54,7 +58,7 @@ def series(sessions: sessionmaker[Session], code: str, view: str = "public") -> 
 
 def cut(sessions: sessionmaker[Session], start: str = "2026-03-01", end: str = "2026-03-02", now=None):  # type: ignore[no-untyped-def]
     with transaction(sessions) as s:
-        row, new = service.cut_package(s, KEK, date.fromisoformat(start), date.fromisoformat(end), now=now)
+        row, new = package_outbox.cut_package(s, KEK, date.fromisoformat(start), date.fromisoformat(end), now=now)
         return row.id, row.payload, new
 
 
@@ -76,18 +80,18 @@ def test_package_reaches_hub_rolls_up_and_revises_as_revision(stores) -> None:  
     report(aa, DAY1)
     pid, payload, new = cut(aa)
     assert new
-    result = service.receive(hub, payload, max_skew_seconds=SKEW)
+    result = package_inbox.receive(hub, payload, max_skew_seconds=SKEW)
     assert result["status"] == "applied"
     # provinces went up (depth 1), the hub rolled them up to AA and WORLD, and published them
     assert series(hub, "AA-01") == {"2026-03-01": 8.0, "2026-03-02": 4.0}
     assert series(hub, "WORLD") == {"2026-03-01": 15.0, "2026-03-02": 4.0}
     # same data again: the same package, not a new one; receiving it again is a logged no-op
     assert cut(aa)[0] == pid and not cut(aa)[2]
-    assert service.receive(hub, payload, max_skew_seconds=SKEW)["status"] == "replay"
+    assert package_inbox.receive(hub, payload, max_skew_seconds=SKEW)["status"] == "replay"
     # a correction at the country arrives as a revision (with the country's reason), never overwriting history
     report(aa, [("AA-01-01", "2026-03-01", "new_confirmed", 6)], approve=False, reason="lab re-test")
     _, payload2, _ = cut(aa)
-    result = service.receive(hub, payload2, max_skew_seconds=SKEW)
+    result = package_inbox.receive(hub, payload2, max_skew_seconds=SKEW)
     assert result["status"] == "applied" and result["result"]["revised"] >= 1
     assert series(hub, "WORLD")["2026-03-01"] == 16.0
     with transaction(hub) as s:
@@ -103,9 +107,9 @@ def test_out_of_order_is_held_then_applied(stores) -> None:  # type: ignore[no-u
     _, first, _ = cut(aa)
     report(aa, [("AA-02-02", "2026-03-03", "new_confirmed", 2)])
     _, second, _ = cut(aa, end="2026-03-03")
-    assert service.receive(hub, second, max_skew_seconds=SKEW)["status"] == "held"
+    assert package_inbox.receive(hub, second, max_skew_seconds=SKEW)["status"] == "held"
     assert series(hub, "WORLD") == {}
-    result = service.receive(hub, first, max_skew_seconds=SKEW)
+    result = package_inbox.receive(hub, first, max_skew_seconds=SKEW)
     assert result["status"] == "applied" and len(result["then_applied"]) == 1
     assert series(hub, "WORLD")["2026-03-03"] == 2.0
 
@@ -131,12 +135,12 @@ def test_bad_packages_are_refused_logged_and_change_nothing(stores) -> None:  # 
     }
     for code, bad in cases.items():
         with pytest.raises(AccordError) as err:
-            service.receive(hub, bad, max_skew_seconds=SKEW)
+            package_inbox.receive(hub, bad, max_skew_seconds=SKEW)
         assert err.value.problems[0].code == code, str(err.value)
     # clock skew: a package cut an hour in the future
     _, future, _ = cut(aa, end="2026-03-01", now=utcnow() + timedelta(hours=1))
     with pytest.raises(AccordError, match="ahead of this instance's clock"):
-        service.receive(hub, future, max_skew_seconds=SKEW)
+        package_inbox.receive(hub, future, max_skew_seconds=SKEW)
     assert series(hub, "WORLD") == {}
     assert inbox(hub) == [("refused", c) for c in (*cases, "clock_skew")]
     with transaction(hub) as s:
@@ -150,21 +154,21 @@ def test_unknown_sender_and_wrong_scope(stores, tmp_path) -> None:  # type: igno
     bb = new_store(tmp_path / f"bb-{uuid.uuid4().hex[:6]}.db", bb_tree)
     link(hub, bb, "BB")
     report(aa, DAY1)
-    service.receive(hub, cut(aa)[1], max_skew_seconds=SKEW)
+    package_inbox.receive(hub, cut(aa)[1], max_skew_seconds=SKEW)
     report(bb, [("AA-01", "2026-03-01", "new_confirmed", 1000), ("BB-01", "2026-03-01", "new_confirmed", 1)])
     _, payload, _ = cut(bb)
     with pytest.raises(AccordError, match="may report only within") as err:
-        service.receive(hub, payload, max_skew_seconds=SKEW)
+        package_inbox.receive(hub, payload, max_skew_seconds=SKEW)
     assert err.value.status == 403
     assert series(hub, "AA-01")["2026-03-01"] == 8.0
     # an instance the hub never registered
     cc = new_store(tmp_path / f"cc-{uuid.uuid4().hex[:6]}.db", country_tree("CC"))
     with transaction(cc) as s:
-        service.init_identity(s, "CC", KEK)
-        service.add_peer(s, "WORLD", "parent", url="http://hub")
+        instance_identity.init_identity(s, "CC", KEK)
+        peer_links.add_peer(s, "WORLD", "parent", url="http://hub")
     report(cc, [("CC-01-01", "2026-03-01", "new_confirmed", 2)])
     with pytest.raises(AccordError) as err:
-        service.receive(hub, cut(cc)[1], max_skew_seconds=SKEW)
+        package_inbox.receive(hub, cut(cc)[1], max_skew_seconds=SKEW)
     assert err.value.problems[0].code == "unknown_sender"
     assert [c for _, c in inbox(hub)][-2:] == ["wrong_scope", "unknown_sender"]
     bb.kw["bind"].dispose()
@@ -176,21 +180,21 @@ def test_key_rotation(stores) -> None:  # type: ignore[no-untyped-def]
     report(aa, DAY1)
     _, old_payload, _ = cut(aa, end="2026-03-01")
     with transaction(aa) as s:
-        statement = service.rotate_key(s, KEK)
+        statement = instance_identity.rotate_key(s, KEK)
     with transaction(hub) as s:
         forged = {**statement, "new_public_key": statement["new_public_key"][::-1]}
         with pytest.raises(AccordError):
-            service.accept_rotation(s, forged)
+            peer_links.accept_rotation(s, forged)
     with transaction(hub) as s:
-        assert service.accept_rotation(s, statement)["active"] != statement["old_key_id"]
+        assert peer_links.accept_rotation(s, statement)["active"] != statement["old_key_id"]
     # cut before the rotation under the old key: still accepted; a new package under the new key: accepted
-    assert service.receive(hub, old_payload, max_skew_seconds=SKEW)["status"] == "applied"
+    assert package_inbox.receive(hub, old_payload, max_skew_seconds=SKEW)["status"] == "applied"
     _, new_payload, _ = cut(aa)
-    assert service.receive(hub, new_payload, max_skew_seconds=SKEW)["status"] == "applied"
+    assert package_inbox.receive(hub, new_payload, max_skew_seconds=SKEW)["status"] == "applied"
 
 
 def test_accepted_pool_shipment_enters_the_members_ledger(stores) -> None:  # type: ignore[no-untyped-def]
-    from accord.resources import service as resources
+    from accord.resources import catalog_store, ledger_store
 
     _, aa = stores
     received = {
@@ -207,12 +211,12 @@ def test_accepted_pool_shipment_enters_the_members_ledger(stores) -> None:  # ty
     too_many = {**sent, "id": 9, "quantity": 500}
     now = utcnow()
     with transaction(aa) as s:
-        resources.ensure_catalog(s)
-        assert service.book_shipment(s, received, "AA", "WORLD", now) is not None
-        assert service.book_shipment(s, received, "AA", "WORLD", now) is None  # booked once
-        assert service.book_shipment(s, sent, "AA", "WORLD", now) is not None
+        catalog_store.ensure_catalog(s)
+        assert pool_bookings.book_shipment(s, received, "AA", "WORLD", now) is not None
+        assert pool_bookings.book_shipment(s, received, "AA", "WORLD", now) is None  # booked once
+        assert pool_bookings.book_shipment(s, sent, "AA", "WORLD", now) is not None
     with pytest.raises(AccordError, match="not enough stock"), transaction(aa) as s:
-        service.book_shipment(s, too_many, "AA", "WORLD", now)  # rolled back whole
+        pool_bookings.book_shipment(s, too_many, "AA", "WORLD", now)  # rolled back whole
     with transaction(aa) as s:
-        on_hand = resources.stock(s, "AA", at=date(2026, 3, 31), resource="ventilators")
+        on_hand = ledger_store.stock(s, "AA", at=date(2026, 3, 31), resource="ventilators")
     assert on_hand.filter(like="on_hand").sum().sum() == pytest.approx(7)

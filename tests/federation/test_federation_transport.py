@@ -22,7 +22,7 @@ from accord.app import create_app
 from accord.auth import service as auth
 from accord.db import transaction, utcnow
 from accord.errors import AccordError
-from accord.federation import httpsig, keys, package, service, transport
+from accord.federation import httpsig, keys, outbox, package, peers, transport, uploads
 from accord.federation.model import InboxEntry, Upload, UploadChunk
 from accord.settings import Settings
 from tests.conftest import create_pg_database, drop_pg_database
@@ -77,7 +77,7 @@ def fed(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Fed]:
 
 def cut(sessions: sessionmaker[Session], end: date = DAY) -> tuple[dict[str, Any], bytes]:
     with transaction(sessions) as s:
-        row, _ = service.cut_package(s, KEK, DAY, end)
+        row, _ = outbox.cut_package(s, KEK, DAY, end)
         return dict(row.manifest), row.payload
 
 
@@ -113,7 +113,7 @@ def is_problem(r: Any, status: int) -> bool:
 def test_outbox_serves_a_parent_only_its_own_packages_after_it_proves_who_it_is(fed: Fed) -> None:
     # AA chose to send its hub provisional figures too (view=all); they are not public at AA
     with transaction(fed.aa) as s:
-        service.parent(s).config = {"depth": 1, "view": "all"}
+        peers.parent(s).config = {"depth": 1, "view": "all"}
     report(fed.aa, ROWS, approve=False)
     manifest, payload = cut(fed.aa)
     sent = package.read_data(package.open_payload(payload).data)
@@ -130,7 +130,7 @@ def test_outbox_serves_a_parent_only_its_own_packages_after_it_proves_who_it_is(
     # another registered parent of AA (a region, its own key) sees its own packages only, never WORLD's
     region_key = keys.generate()
     with transaction(fed.aa) as s:
-        service.add_peer(s, "REG", "parent", url="http://region", public_key=keys.public_text(region_key))
+        peers.add_peer(s, "REG", "parent", url="http://region", public_key=keys.public_text(region_key))
     region = transport.Signer("REG", "AA", keys.key_id(keys.public_text(region_key)), region_key)
     assert fed.aa_client.get(P + "/outbox", auth=region).json() == {"packages": []}
     assert fed.aa_client.get(P + "/outbox", params={"receiver": "WORLD"}, auth=region).status_code == 403
@@ -307,7 +307,7 @@ def test_abandoned_uploads_expire(fed: Fed, monkeypatch: pytest.MonkeyPatch) -> 
     report(fed.aa, ROWS)
     report(fed.bb, [("BB-01-01", "2026-03-01", "new_confirmed", 3)])
     (aa_manifest, aa_payload), (bb_manifest, bb_payload) = cut(fed.aa), cut(fed.bb)
-    limits = service.UploadLimits.from_settings(200 * 1024 * 1024, keys.FederationSettings())
+    limits = uploads.UploadLimits.from_settings(200 * 1024 * 1024, keys.FederationSettings())
     long_ago = utcnow() - timedelta(hours=30)
     # (the old one last: every upload start drops expired uploads first)
     for sender, manifest, payload, when in (
@@ -315,17 +315,17 @@ def test_abandoned_uploads_expire(fed: Fed, monkeypatch: pytest.MonkeyPatch) -> 
         ("AA", aa_manifest, aa_payload, long_ago),
     ):
         body = start_body(manifest, payload)
-        service.start_upload(
+        uploads.start_upload(
             fed.hub,
             **{k: body[k] for k in ("package_id", "size", "chunk_bytes", "chunk_hashes")},
             sender=sender,
             limits=limits,
             now=when,
         )
-        service.put_chunk(fed.hub, manifest["id"], 0, payload[:256], sender, now=when)
+        uploads.put_chunk(fed.hub, manifest["id"], 0, payload[:256], sender, now=when)
     assert count(fed.hub, Upload) == 2 and count(fed.hub, UploadChunk) == 2
     with transaction(fed.hub) as s:
-        assert service.expire_uploads(s, utcnow(), 24.0) == {"uploads": 1, "chunks": 1, "nonces": 0}
+        assert uploads.expire_uploads(s, utcnow(), 24.0) == {"uploads": 1, "chunks": 1, "nonces": 0}
     with transaction(fed.hub) as s:
         assert [u.sender for u in s.scalars(select(Upload))] == ["BB"]
     # the command a cron job (or an operator) runs; every upload start runs the same cleanup
@@ -342,7 +342,7 @@ def test_abandoned_uploads_expire(fed: Fed, monkeypatch: pytest.MonkeyPatch) -> 
     assert count(fed.hub, Upload) == 0 and count(fed.hub, UploadChunk) == 0
     # and an upload start (what `accord serve` sees) drops expired uploads before anything else
     body = start_body(bb_manifest, bb_payload)
-    service.start_upload(
+    uploads.start_upload(
         fed.hub,
         **{k: body[k] for k in ("package_id", "size", "chunk_bytes", "chunk_hashes")},
         sender="BB",
@@ -356,9 +356,9 @@ def test_abandoned_uploads_expire(fed: Fed, monkeypatch: pytest.MonkeyPatch) -> 
         assert [u.sender for u in s.scalars(select(Upload))] == ["AA"]
     # nonces are kept while their request could still be replayed, then forgotten
     with transaction(fed.hub) as s:
-        assert service.expire_uploads(s, utcnow(), 24.0)["nonces"] == 0
+        assert uploads.expire_uploads(s, utcnow(), 24.0)["nonces"] == 0
     with transaction(fed.hub) as s:
-        assert service.expire_uploads(s, utcnow() + timedelta(minutes=10), 24.0)["nonces"] == 1
+        assert uploads.expire_uploads(s, utcnow() + timedelta(minutes=10), 24.0)["nonces"] == 1
 
 
 def test_a_members_unfinished_uploads_are_bounded(fed: Fed) -> None:
@@ -367,10 +367,10 @@ def test_a_members_unfinished_uploads_are_bounded(fed: Fed) -> None:
     report(fed.aa, [("AA-01-01", "2026-03-02", "new_confirmed", 1)])
     second, second_payload = cut(fed.aa, end=date(2026, 3, 2))
     size = max(len(first_payload), len(second_payload))
-    limits = service.UploadLimits(200 * 1024 * 1024, 1024 * 1024, size + 10, 24.0)
+    limits = uploads.UploadLimits(200 * 1024 * 1024, 1024 * 1024, size + 10, 24.0)
     for manifest, payload in ((first, first_payload), (second, second_payload)):
         body = start_body(manifest, payload)
-        service.start_upload(
+        uploads.start_upload(
             fed.hub,
             **{k: body[k] for k in ("package_id", "size", "chunk_bytes", "chunk_hashes")},
             sender="AA",

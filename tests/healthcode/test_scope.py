@@ -22,8 +22,7 @@ from accord.db import make_engine, session_factory, transaction
 from accord.healthcode import service, trustlist
 from accord.places import service as places
 from accord.settings import Settings
-from accord.tracing import crypto
-from accord.tracing import service as tracing
+from accord.tracing import crypto, persons
 from tests.conftest import SMALL_TREE
 
 OLD_TOWN, MILL_END, BAYPORT = "AR-01-01-001", "AR-01-01-002", "AR-02-01"
@@ -58,7 +57,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
             ("bayport", BAYPORT, "Bo South", "1985-03-04"),
         ]:
             identity = {"name": name, "birth_date": born}
-            refs[key] = tracing.register_person(s, SYSTEM, where, identity, now=now).person.ref
+            refs[key] = persons.register_person(s, SYSTEM, where, identity, now=now).person.ref
     with transaction(session_factory(engine)) as s:
         service.refresh_from_tracing(s, now)
         # a status loaded without tracing and without any issuing jurisdiction: no place at all

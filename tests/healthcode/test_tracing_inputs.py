@@ -11,7 +11,7 @@ from accord.auth.roles import SYSTEM
 from accord.db import transaction
 from accord.healthcode import service
 from accord.healthcode.model import PersonStatus
-from accord.tracing import service as tracing
+from accord.tracing import cases, contacts, persons
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 TODAY = NOW.date()
@@ -21,11 +21,11 @@ def test_statuses_follow_cases_contacts_and_changes(small_tree: sessionmaker[Ses
     with transaction(small_tree) as s:
         service.init_root(s, "AR", SYSTEM, now=NOW - dt.timedelta(days=1))
         service.add_issuer(s, "AR-01", SYSTEM, now=NOW - dt.timedelta(hours=1))
-        case = tracing.register_person(s, SYSTEM, "AR-01-01-001", {"name": "A"}, now=NOW).person.ref
-        contact = tracing.register_person(s, SYSTEM, "AR-01-01-001", {"name": "B"}, now=NOW).person.ref
-        bystander = tracing.register_person(s, SYSTEM, "AR-01-01-002", {"name": "C"}, now=NOW).person.ref
-        tracing.create_case(s, SYSTEM, case, "confirmed", TODAY - dt.timedelta(days=1), now=NOW)
-        tracing.add_contact(s, SYSTEM, case, contact, last_exposure=TODAY - dt.timedelta(days=2), now=NOW)
+        case = persons.register_person(s, SYSTEM, "AR-01-01-001", {"name": "A"}, now=NOW).person.ref
+        contact = persons.register_person(s, SYSTEM, "AR-01-01-001", {"name": "B"}, now=NOW).person.ref
+        bystander = persons.register_person(s, SYSTEM, "AR-01-01-002", {"name": "C"}, now=NOW).person.ref
+        cases.create_case(s, SYSTEM, case, "confirmed", TODAY - dt.timedelta(days=1), now=NOW)
+        contacts.add_contact(s, SYSTEM, case, contact, last_exposure=TODAY - dt.timedelta(days=2), now=NOW)
     with transaction(small_tree) as s:
         first = service.refresh_from_tracing(s, NOW)
     assert first == {"persons": 3, "evaluated": 3}
@@ -39,7 +39,7 @@ def test_statuses_follow_cases_contacts_and_changes(small_tree: sessionmaker[Ses
     later = NOW + dt.timedelta(minutes=5)
     with transaction(small_tree) as s:
         assert service.refresh_from_tracing(s, later)["evaluated"] == 0  # nothing changed: nobody re-evaluated
-        tracing.create_case(s, SYSTEM, bystander, "suspected", TODAY, now=later)
+        cases.create_case(s, SYSTEM, bystander, "suspected", TODAY, now=later)
     with transaction(small_tree) as s:
         again = service.refresh_from_tracing(s, later + dt.timedelta(minutes=1))
         assert again["evaluated"] == 1

@@ -89,11 +89,12 @@ def test_stricter_never_increases_community_contacts_or_mobility(raw: list[int])
 
 @pytest.mark.shared_data
 def test_china_measure_history_from_the_oxcgrt_file(data_dir: Path) -> None:
-    from accord.policy import oxcgrt, scenario_service
+    from accord.policy import oxcgrt
+    from accord.policy.scenarios import china2020
 
     long = oxcgrt.read_oxcgrt(data_dir / "oxcgrt-policy" / "oxcgrt_legacy_national_daily_2020_long.csv")
     days = [dt.date(2020, 1, 1) + dt.timedelta(days=k) for k in range(60)]
-    levels, general = scenario_service.levels_from_frame(long[long.region == "CHN"], ["CHN"], days)
+    levels, general = china2020.levels_from_frame(long[long.region == "CHN"], ["CHN"], days)
     c1 = effects.INDICATORS.index("C1")
     assert levels[0, 0, c1] == 0 and levels[-1, 0, c1] == 3  # schools closed by the end of February
     kappa, mob = effects.multipliers(levels, general)

@@ -15,9 +15,9 @@ from accord.auth import service as auth
 from accord.auth.roles import SYSTEM, Role
 from accord.db import transaction
 from accord.errors import AccordError, Conflict, Forbidden
-from accord.policy import risk, service
+from accord.policy import in_force, measures, oxcgrt_import, risk, risk_areas
+from accord.policy.measures import MeasureInput
 from accord.policy.model import Measure, Notice, RiskArea
-from accord.policy.service import MeasureInput
 from accord.surveillance import service as surveillance
 
 D = dt.date(2020, 1, 23)
@@ -27,7 +27,7 @@ NOW = dt.datetime(2020, 4, 1, 12, tzinfo=dt.UTC)
 def _add(
     s: Session, code: str, ind: str, level: int, start: dt.date = D, end: dt.date | None = None, **kw: object
 ) -> Measure:
-    return service.add_measure(s, SYSTEM, MeasureInput(code, ind, level, start, end, **kw))  # type: ignore[arg-type]
+    return measures.add_measure(s, SYSTEM, MeasureInput(code, ind, level, start, end, **kw))  # type: ignore[arg-type]
 
 
 def _count(s: Session, model: type) -> int:
@@ -40,21 +40,21 @@ def test_directive_applies_down_the_tree_and_local_may_go_stricter(small_tree: s
         local = _add(s, "AR-01-01", "C6", 3, D + dt.timedelta(days=3), D + dt.timedelta(days=20))
         national_id, local_id = national.id, local.id
     with transaction(small_tree) as s:
-        at_leaf = {f.indicator: f for f in service.in_force(s, "AR-01-01-001", D + dt.timedelta(days=5))}
+        at_leaf = {f.indicator: f for f in in_force.in_force(s, "AR-01-01-001", D + dt.timedelta(days=5))}
         assert at_leaf["C6"].level == 3 and at_leaf["C6"].measure["id"] == local_id
         assert at_leaf["C6"].measure["jurisdiction"] == "AR-01-01"
         assert [o["id"] for o in at_leaf["C6"].overridden] == [national_id]
         # elsewhere, and before the local measure starts: the national order, and who ordered it
-        south = service.in_force(s, "AR-02-01", D + dt.timedelta(days=5))
+        south = in_force.in_force(s, "AR-02-01", D + dt.timedelta(days=5))
         assert [(f.indicator, f.level, f.as_dict()["ordered_by"]) for f in south] == [("C6", 2, "AR")]
-        before = service.in_force(s, "AR-01-01-001", D + dt.timedelta(days=1))
+        before = in_force.in_force(s, "AR-01-01-001", D + dt.timedelta(days=1))
         assert before[0].measure["id"] == national_id
-        assert service.in_force(s, "AR", D - dt.timedelta(days=1)) == []
+        assert in_force.in_force(s, "AR", D - dt.timedelta(days=1)) == []
         # inboxes: the national directive reached all 8 places, the local one its 3
-        assert len(service.inbox(s, SYSTEM, "AR-01-01-002")) == 2
-        assert len(service.inbox(s, SYSTEM, "AR-02")) == 1
-        assert service.mark_read(s, SYSTEM, "AR-02") == 1
-        assert service.inbox(s, SYSTEM, "AR-02", unread_only=True) == []
+        assert len(measures.inbox(s, SYSTEM, "AR-01-01-002")) == 2
+        assert len(measures.inbox(s, SYSTEM, "AR-02")) == 1
+        assert measures.mark_read(s, SYSTEM, "AR-02") == 1
+        assert measures.inbox(s, SYSTEM, "AR-02", unread_only=True) == []
         assert _count(s, Notice) == 8 + 3
 
 
@@ -74,7 +74,7 @@ def test_forbidden_relaxation_is_refused_and_allowed_one_takes_effect(small_tree
     with pytest.raises(Conflict), transaction(small_tree) as s:
         _add(s, "AR-01-01", "C1", 3, D, targeted=True)  # half a step lower: a relaxation too
     with transaction(small_tree) as s:
-        forced = {f.indicator: f for f in service.in_force(s, "AR-01-01", D + dt.timedelta(days=12))}
+        forced = {f.indicator: f for f in in_force.in_force(s, "AR-01-01", D + dt.timedelta(days=12))}
         assert forced["C2"].level == 1 and forced["C2"].measure["jurisdiction"] == "AR-01"
         assert forced["C1"].level == 3 and forced["C1"].measure["jurisdiction"] == "AR"  # the order came from above
 
@@ -103,7 +103,7 @@ def test_overlap_at_the_same_jurisdiction_is_refused_naming_the_record(small_tre
 )
 def test_bad_measures_are_refused(small_tree: sessionmaker[Session], data: MeasureInput, fragment: str) -> None:
     with pytest.raises(AccordError) as err, transaction(small_tree) as s:
-        service.add_measure(s, SYSTEM, data)
+        measures.add_measure(s, SYSTEM, data)
     assert fragment in str(err.value)
 
 
@@ -113,11 +113,11 @@ def test_scope_and_role(small_tree: sessionmaker[Session]) -> None:
         auth.add_user(s, "clerk", Role.REPORTER, "AR-01")
     with transaction(small_tree) as s:
         north = auth.actor_for(s, "north")
-        service.add_measure(s, north, MeasureInput("AR-01-01", "C3", 2, D))
+        measures.add_measure(s, north, MeasureInput("AR-01-01", "C3", 2, D))
         with pytest.raises(Forbidden):
-            service.add_measure(s, north, MeasureInput("AR-02", "C3", 2, D))
+            measures.add_measure(s, north, MeasureInput("AR-02", "C3", 2, D))
         with pytest.raises(Forbidden):
-            service.add_measure(s, auth.actor_for(s, "clerk"), MeasureInput("AR-01", "C3", 2, D))
+            measures.add_measure(s, auth.actor_for(s, "clerk"), MeasureInput("AR-01", "C3", 2, D))
 
 
 def test_indices_from_the_registry(small_tree: sessionmaker[Session]) -> None:
@@ -125,7 +125,7 @@ def test_indices_from_the_registry(small_tree: sessionmaker[Session]) -> None:
         _add(s, "AR", "C1", 3)
         _add(s, "AR-01", "C6", 1, targeted=True)
     with transaction(small_tree) as s:
-        series = service.index_series(s, "AR-01-01", D, D)
+        series = in_force.index_series(s, "AR-01-01", D, D)
         si = series[series["index"] == "stringency_index"]["computed"].iloc[0]
         assert si == pytest.approx((100 + 100 * 0.5 / 3) / 9)
 
@@ -144,7 +144,7 @@ def test_risk_areas_classified_daily_with_history(small_tree: sessionmaker[Sessi
     _cases(small_tree, [("AR-01-01-001", day - dt.timedelta(days=k), 5) for k in range(12)])
     _cases(small_tree, [("AR-01-01-002", day - dt.timedelta(days=20), 1)])
     with transaction(small_tree) as s:
-        out = service.classify(s, SYSTEM, "AR", day - dt.timedelta(days=7), day)
+        out = risk_areas.classify(s, SYSTEM, "AR", day - dt.timedelta(days=7), day)
         frame = out.frame.set_index(["jurisdiction", "date"])
         assert frame.loc[("AR-01-01-001", day), "level"] == "high"
         assert frame.loc[("AR-01-01-001", day), "cases_14d"] == 60
@@ -152,27 +152,27 @@ def test_risk_areas_classified_daily_with_history(small_tree: sessionmaker[Sessi
         assert frame.loc[("AR-01-01-002", day), "level"] == "low"
         assert frame.loc[("AR-01-01-002", day - dt.timedelta(days=7)), "level"] == "medium"  # 13 days after it
     with transaction(small_tree) as s:
-        assert service.risk_levels(s, day) == {"AR-01-01-001": "high", "AR-01-01-002": "low"}
+        assert risk_areas.risk_levels(s, day) == {"AR-01-01-001": "high", "AR-01-01-002": "low"}
         # a stricter rule as a new version, classified at city level: history keeps both
         strict = risk.RiskRule(version="strict-v2", level="city", high_cases=20)
-        service.publish_rule(s, SYSTEM, strict)
-        service.classify(s, SYSTEM, "AR", day)
-        service.classify(s, SYSTEM, "AR", day)  # a re-run appends
+        risk_areas.publish_rule(s, SYSTEM, strict)
+        risk_areas.classify(s, SYSTEM, "AR", day)
+        risk_areas.classify(s, SYSTEM, "AR", day)  # a re-run appends
     with transaction(small_tree) as s:
-        assert service.risk_levels(s, day) == {"AR-01-01": "high", "AR-01-02": "low", "AR-02-01": "low"}
-        assert len(service.risk_history(s, "AR-01-01")) == 2
-        table = service.risk_table(s, day, "cn-2020-v1")
+        assert risk_areas.risk_levels(s, day) == {"AR-01-01": "high", "AR-01-02": "low", "AR-02-01": "low"}
+        assert len(risk_areas.risk_history(s, "AR-01-01")) == 2
+        table = risk_areas.risk_table(s, day, "cn-2020-v1")
         assert table.set_index("jurisdiction")["level"].to_dict()["AR-01-01-001"] == "high"
         assert _count(s, RiskArea) == 2 * 8 + 3 * 2
         with pytest.raises(Conflict):
-            service.publish_rule(s, SYSTEM, risk.RiskRule(version="strict-v2", high_cases=5))
+            risk_areas.publish_rule(s, SYSTEM, risk.RiskRule(version="strict-v2", high_cases=5))
 
 
 def test_risk_levels_computed_when_not_stored(small_tree: sessionmaker[Session]) -> None:
     day = dt.date(2020, 3, 1)
     _cases(small_tree, [("AR-01-01-002", day, 3)])
     with transaction(small_tree) as s:
-        assert service.risk_levels(s, day) == {"AR-01-01-001": "low", "AR-01-01-002": "medium"}
+        assert risk_areas.risk_levels(s, day) == {"AR-01-01-001": "low", "AR-01-01-002": "medium"}
         assert _count(s, RiskArea) == 0
 
 
@@ -193,27 +193,27 @@ def test_oxcgrt_import_measures_and_indices(small_tree: sessionmaker[Session], t
         'CHN,Arcadia,"","","","",NAT_TOTAL,33.33,,37.5\n'
     )
     with transaction(small_tree) as s:
-        result = service.import_oxcgrt(s, SYSTEM, per_indicator, {"CHN": "AR"})
+        result = oxcgrt_import.import_oxcgrt(s, SYSTEM, per_indicator, {"CHN": "AR"})
         assert (result.measures, result.regions, result.skipped) == (3, ["AR"], ["XXX"])
-        again = service.import_oxcgrt(s, SYSTEM, per_indicator, {"CHN": "AR"})
+        again = oxcgrt_import.import_oxcgrt(s, SYSTEM, per_indicator, {"CHN": "AR"})
         assert again.replaced == 3 and _count(s, Measure) == 3  # a re-import replaces, never doubles
-        idx = service.import_oxcgrt(s, SYSTEM, series, {"CHN": "AR"})
+        idx = oxcgrt_import.import_oxcgrt(s, SYSTEM, series, {"CHN": "AR"})
         assert (idx.kind, idx.index_values) == ("indices", 2)
         assert _count(s, Notice) == 0  # recorded history is not notified
     with transaction(small_tree) as s:
-        c6 = {f.indicator: f for f in service.in_force(s, "AR-01-01-001", dt.date(2020, 3, 3))}["C6"]
+        c6 = {f.indicator: f for f in in_force.in_force(s, "AR-01-01-001", dt.date(2020, 3, 3))}["C6"]
         assert (c6.level, c6.targeted, c6.measure["kind"], c6.as_dict()["ordered_by"]) == (2, True, "recorded", "AR")
-        both = service.index_series(s, "AR", dt.date(2020, 3, 1), dt.date(2020, 3, 3))
+        both = in_force.index_series(s, "AR", dt.date(2020, 3, 1), dt.date(2020, 3, 3))
         si = both[both["index"] == "stringency_index"].set_index("date")
         first = si.loc[[dt.date(2020, 3, 1)]].iloc[0]
         assert first["published"] == 33.33
         assert first["computed"] == pytest.approx(75 / 9)  # C8 3 of 4 only
         # a directive after the recorded history; a longer version of the file then overlaps it: refused
-        service.add_measure(s, SYSTEM, MeasureInput("AR", "C6", 3, dt.date(2020, 3, 5)))
+        measures.add_measure(s, SYSTEM, MeasureInput("AR", "C6", 3, dt.date(2020, 3, 5)))
     longer = tmp_path / "v2" / per_indicator.name
     longer.parent.mkdir()
     longer.write_text(per_indicator.read_text() + "Arcadia,CHN,,,NAT_TOTAL,20200305,2,1,3\n")
     with pytest.raises(Conflict, match="overlaps measure"), transaction(small_tree) as s:
-        service.import_oxcgrt(s, SYSTEM, longer, {"CHN": "AR"})
+        oxcgrt_import.import_oxcgrt(s, SYSTEM, longer, {"CHN": "AR"})
     with transaction(small_tree) as s:
         assert _count(s, Measure) == 4  # the refused import changed nothing

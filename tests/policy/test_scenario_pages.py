@@ -18,8 +18,8 @@ from accord import migrate
 from accord.auth.roles import SYSTEM
 from accord.db import make_engine, session_factory, transaction
 from accord.places import service as places
-from accord.policy import scenario_pages
-from accord.policy import service as registry
+from accord.policy import measures
+from accord.policy.scenarios import pages as scenario_pages
 from accord.settings import Settings
 from accord.surveillance import service as surveillance
 from tests.analytics.analytics_data import DAYS, PUBLISHED_AT, START, T0, load
@@ -46,7 +46,7 @@ def _build(path: Path) -> None:
         surveillance.submit(s, frame, actor=SYSTEM, source="test:capacity", now=T0 + dt.timedelta(days=DAYS))
         surveillance.publish_due(s, PUBLISHED_AT, 1)
         # the North province closed its schools (a directive down the tree): the background of every scenario
-        registry.add_measure(s, SYSTEM, registry.MeasureInput("AR-01", "C1", 3, START, None), notify=False)
+        measures.add_measure(s, SYSTEM, measures.MeasureInput("AR-01", "C1", 3, START, None), notify=False)
     engine.dispose()
 
 

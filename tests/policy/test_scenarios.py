@@ -15,15 +15,15 @@ from typer.testing import CliRunner
 
 from accord.errors import AccordError
 from accord.policy import pareto
-from accord.policy import scenario_service as service
-from accord.policy import scenarios as sc
+from accord.policy.scenarios import regions as scenario_regions
+from accord.policy.scenarios import runs as sc
 
 REGIONS = "code,population,infected,icu_beds\nA,1000000,300,20\nB,400000,0,8\nC,2500000,20,\n"
 
 
 @pytest.fixture(scope="module")
 def setting() -> sc.Setting:
-    return service.build_setting(service.read_regions(REGIONS), 150)
+    return scenario_regions.build_setting(scenario_regions.read_regions(REGIONS), 150)
 
 
 def test_measures_cut_deaths_and_cost_output(setting: sc.Setting) -> None:
@@ -86,12 +86,12 @@ def test_scenarios_that_do_not_fit_are_rejected(setting: sc.Setting) -> None:
 
 def test_regions_file_errors_name_line_and_field() -> None:
     with pytest.raises(AccordError) as err:
-        service.read_regions("code,population,infected\nA,100,5\nB,-3,0\nA,10,20\n")
+        scenario_regions.read_regions("code,population,infected\nA,100,5\nB,-3,0\nA,10,20\n")
     text = " ".join(p.sentence() for p in err.value.problems)
     assert "line 3" in text and "population" in text
     assert "appears twice" in text and "more infected than residents" in text
     with pytest.raises(AccordError, match="invalid regions file"):
-        service.read_regions("name,pop\nA,1\n")
+        scenario_regions.read_regions("name,pop\nA,1\n")
 
 
 def _brute(h: np.ndarray, e: np.ndarray) -> np.ndarray:
@@ -117,7 +117,7 @@ def test_frontier_is_exactly_the_non_dominated_set(points: list[tuple[int, int]]
 def test_cli_grid_writes_json_and_csv_twins(tmp_path: Path) -> None:
     import typer
 
-    from accord.policy.scenario_cli import grid_command
+    from accord.policy.scenarios.cli import grid_command
 
     app = typer.Typer()
     app.command("grid")(grid_command)

@@ -12,7 +12,8 @@ from accord.db import session_factory, transaction
 from accord.demo import country, outbreak
 from accord.demo.context import DemoContext
 from accord.places import service as places
-from accord.resources import demo, service
+from accord.resources import demo, early_warning, ledger_store, needs_offers
+from accord.resources import plans as allocation_plans
 from accord.settings import Settings
 
 
@@ -28,12 +29,12 @@ def test_demo_extension(sqlite_engine: Engine) -> None:
     lines = demo.extend(ctx)
     assert any("approved" in line for line in lines)
     with transaction(sessions) as s:
-        plans = service.plans_frame(s, "AR")
+        plans = allocation_plans.plans_frame(s, "AR")
         assert list(plans["status"]) == ["proposed", "approved"]
-        _, ships = service.plan_frames(s, int(plans.iloc[1]["id"]))
+        _, ships = allocation_plans.plan_frames(s, int(plans.iloc[1]["id"]))
         assert len(ships) > 0 and (ships["status"] != "planned").all()
-        assert all(v == 0 for v in service.conservation(s).values())
-        needs = service.needs_frame(s, "AR")
+        assert all(v == 0 for v in ledger_store.conservation(s).values())
+        needs = needs_offers.needs_frame(s, "AR")
         assert set(needs["status"]) - {"open"}, "the approved plan moved some needs on"
-        warn = service.early_warning(s, "AR", now.date() - dt.timedelta(days=1), level="city")
+        warn = early_warning.early_warning(s, "AR", now.date() - dt.timedelta(days=1), level="city")
         assert {"n95", "rice", "beds"} <= set(warn["resource"])

@@ -25,7 +25,7 @@ from accord.auth.roles import SYSTEM
 from accord.db import make_engine, session_factory, transaction
 from accord.errors import AccordError
 from accord.places import service as places
-from accord.resources import catalog, service
+from accord.resources import catalog, catalog_store, early_warning, ledger_store, movements
 from accord.resources.model import Account, Balance, Entry, Transaction
 from accord.settings import Settings
 from tests.conftest import SMALL_TREE
@@ -62,18 +62,18 @@ def _book(sessions: sessionmaker[Session], steps: list[tuple[int, int, str, int,
                         .order_by(Transaction.id.desc())
                     )
                     if last is not None:
-                        service.reverse_transaction(s, SYSTEM, last, "test correction", D0 + timedelta(days=off))
+                        movements.reverse_transaction(s, SYSTEM, last, "test correction", D0 + timedelta(days=off))
                     continue
                 movement, src, dst = MOVES[move]
-                service.post_movement(
+                movements.post_movement(
                     s,
                     SYSTEM,
                     movement,
                     resource=resource,
                     quantity=qty,
                     unit=None,
-                    source=service.parse_side(src),
-                    target=service.parse_side(dst),
+                    source=movements.parse_side(src),
+                    target=movements.parse_side(dst),
                     day=D0 + timedelta(days=off),
                 )
         except AccordError:
@@ -90,7 +90,7 @@ def _check_balances(s: Session) -> None:
     accounts = select(Account.id)
     for day in (D0 - timedelta(days=1), D0 + timedelta(days=3), D0 + timedelta(days=30)):
         upto = entries[entries["day"] <= day].groupby(["account_id", "resource_id"])["quantity"].sum()
-        held = {(a, r): q for a, r, q in service.held_at(s, accounts, day)}
+        held = {(a, r): q for a, r, q in ledger_store.held_at(s, accounts, day)}
         assert {k: v for k, v in held.items() if v} == {k: int(v) for k, v in upto.items() if v}
 
 
@@ -153,7 +153,7 @@ def test_balances_and_early_warning_agree_with_pandas(small_tree: sessionmaker[S
     at = D0 + timedelta(days=6)
     with transaction(small_tree) as s:
         _check_balances(s)
-        warn = service.early_warning(s, "AR", at, level="city")
+        warn = early_warning.early_warning(s, "AR", at, level="city")
         assert len(warn) >= 3  # stock was booked in all three cities
         acc = pd.DataFrame(
             s.execute(select(Account.id, Account.kind, Account.jurisdiction_id)).all(),
@@ -162,7 +162,7 @@ def test_balances_and_early_warning_agree_with_pandas(small_tree: sessionmaker[S
         city_of = {places.get(s, c).id: c for c in ("AR-01-01", "AR-01-02", "AR-02-01")}
         city_of[places.get(s, "AR-01-01-001").id] = "AR-01-01"
         city_of[places.get(s, "AR-01-01-002").id] = "AR-01-01"
-        rid = service.resource_ids(s)
+        rid = catalog_store.resource_ids(s)
         entries = _entries(s).merge(acc, on="account_id")
     held = entries[entries["kind"].isin(["stock", "stockpile"]) & (entries["day"] <= at)]
     held = held.assign(city=held["jid"].map(city_of)).dropna(subset=["city"])
@@ -204,15 +204,15 @@ def paged_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClien
                     ("receipt", "supply", "stock", 100 + 10 * i, D0),
                     ("consume", "stock", "consumed", 5 + i, D0 + timedelta(days=1)),
                 ):
-                    service.post_movement(
+                    movements.post_movement(
                         s,
                         SYSTEM,
                         movement,
                         resource=resource,
                         quantity=qty,
                         unit=None,
-                        source=service.parse_side(f"{src}:PG-{i:02d}"),
-                        target=service.parse_side(f"{dst}:PG-{i:02d}"),
+                        source=movements.parse_side(f"{src}:PG-{i:02d}"),
+                        target=movements.parse_side(f"{dst}:PG-{i:02d}"),
                         day=day,
                     )
     engine.dispose()

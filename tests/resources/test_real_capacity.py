@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from accord.auth.roles import SYSTEM
 from accord.db import transaction
 from accord.places import service as places
-from accord.resources import service
+from accord.resources import capacity_import, early_warning, ledger_store
 from accord.surveillance import service as surveillance
 
 pytestmark = pytest.mark.shared_data
@@ -43,13 +43,13 @@ def test_capacity_and_census_give_real_alerts(data_dir: Path, sqlite_engine: obj
         places.import_places(s, tree)
     table = (data_dir / "hospital-capacity-covid19scenarios" / "populationData.tsv").read_text()
     with transaction(sessions) as s:
-        result = service.import_capacity(
+        result = capacity_import.import_capacity(
             s, SYSTEM, table, file="populationData.tsv", fmt="covid19scenarios", day=DAY, skip_unknown=True
         )
     assert result.rows >= 2 * 50  # beds and ICU beds of every state; the ~400 other regions are not in this tree
     ny = tree.loc[tree["name"] == "New York", "code"].item()
     with transaction(sessions) as s:
-        stock = service.stock(s, ny, DAY).set_index("resource")["on_hand"]
+        stock = ledger_store.stock(s, ny, DAY).set_index("resource")["on_hand"]
     assert stock["beds"] == 52489 and stock["icu_beds"] == 1750  # the file's figures for USA-New York
     window = census[(census["date"] >= "2020-03-19") & (census["date"] <= DAY.isoformat())].dropna(
         subset=["icu", "hospitalized"]
@@ -71,7 +71,7 @@ def test_capacity_and_census_give_real_alerts(data_dir: Path, sqlite_engine: obj
     with transaction(sessions) as s:
         surveillance.submit(s, rows, actor=SYSTEM, source="covidtracking", now=datetime(2020, 4, 2, tzinfo=UTC))
     with transaction(sessions) as s:
-        warn = service.early_warning(s, "US", DAY, level="state", resource="icu_beds")
+        warn = early_warning.early_warning(s, "US", DAY, level="state", resource="icu_beds")
     ny_row = warn.set_index("jurisdiction").loc[ny]
     assert ny_row["days_of_supply"] == 0 and ny_row["level"] == "critical"  # 3,022 in ICU, 1,750 ICU beds
     assert warn.iloc[0]["days_of_supply"] == 0  # ranked worst first

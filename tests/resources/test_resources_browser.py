@@ -18,9 +18,9 @@ from accord.auth.roles import SYSTEM
 from accord.db import make_engine, session_factory, transaction
 from accord.places import service as places
 from accord.places.model import Jurisdiction
-from accord.resources import service
+from accord.resources import movements, needs_offers, plans
 from accord.resources.ledger import AccountKind
-from accord.resources.service import Side
+from accord.resources.movements import Side
 from accord.settings import Settings
 from tests.browser import ARTIFACTS, MARKS, chromium, serving
 from tests.conftest import SMALL_TREE
@@ -41,7 +41,7 @@ def _store(path: Path) -> tuple[int, str]:
     with transaction(sessions) as s:
         token = auth.issue_token(s, "chief")
         for code, kind, qty in (("AR-01", "stockpile", 900), ("AR-02", "stockpile", 400)):
-            service.post_movement(
+            movements.post_movement(
                 s,
                 SYSTEM,
                 "receipt",
@@ -52,7 +52,7 @@ def _store(path: Path) -> tuple[int, str]:
                 target=Side(AccountKind(kind), code),
                 day=DAY,
             )
-        service.post_movement(
+        movements.post_movement(
             s,
             SYSTEM,
             "receipt",
@@ -63,7 +63,7 @@ def _store(path: Path) -> tuple[int, str]:
             target=Side(AccountKind.STOCK, "AR-02-01"),
             day=DAY,
         )
-        service.post_movement(
+        movements.post_movement(
             s,
             SYSTEM,
             "consume",
@@ -75,9 +75,11 @@ def _store(path: Path) -> tuple[int, str]:
             day=DAY,
         )
         for code, qty in (("AR-01-01-001", 600), ("AR-01-02", 300), ("AR-02-01", 300)):
-            service.post_need(s, SYSTEM, code, "n95", qty, by_date=date(2026, 3, 4), justification="wards", today=DAY)
+            needs_offers.post_need(
+                s, SYSTEM, code, "n95", qty, by_date=date(2026, 3, 4), justification="wards", today=DAY
+            )
     with transaction(sessions) as s:
-        pid = service.solve_plan(s, SYSTEM, "AR", ["n95"], 7, start=DAY).id
+        pid = plans.solve_plan(s, SYSTEM, "AR", ["n95"], 7, start=DAY).id
     engine.dispose()
     return pid, token
 
@@ -120,7 +122,7 @@ def test_review_edit_and_approve_a_plan(browser: object, server: tuple[str, int,
     page.wait_for_function("document.getElementById('status').textContent.trim() === 'approved'", timeout=15000)
     engine = make_engine(f"sqlite:///{path / 'accord.db'}")
     with transaction(session_factory(engine)) as s:
-        _, ships = service.plan_frames(s, pid)
+        _, ships = plans.plan_frames(s, pid)
     engine.dispose()
     row = ships.set_index("id").loc[int(str(sid))]
     assert row["quantity"] == 7 and row["status"] == "dispatched"

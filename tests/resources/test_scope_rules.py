@@ -16,7 +16,7 @@ from accord.auth import service as auth
 from accord.auth.roles import SYSTEM, Actor
 from accord.db import transaction
 from accord.errors import Forbidden
-from accord.resources import service
+from accord.resources import early_warning, movements, needs_offers
 from accord.resources.model import Entry, Need, Offer
 
 DAY = date(2026, 3, 1)
@@ -40,15 +40,15 @@ def actors(small_tree: sessionmaker[Session]) -> dict[str, Actor]:
 
 
 def move(s: Session, actor: Actor, movement: str, source: str, target: str, qty: float = 10) -> None:
-    service.post_movement(
+    movements.post_movement(
         s,
         actor,
         movement,
         resource="n95",
         quantity=qty,
         unit=None,
-        source=service.parse_side(source),
-        target=service.parse_side(target),
+        source=movements.parse_side(source),
+        target=movements.parse_side(target),
         day=DAY,
     )
 
@@ -86,18 +86,18 @@ def test_only_coordinators_and_admins_of_the_place_close_needs_and_offers(
 ) -> None:
     with transaction(small_tree) as s:
         move(s, SYSTEM, "receipt", "supply:AR-01-01", "stock:AR-01-01", 100)
-        need = service.post_need(s, SYSTEM, "AR-01-01", "n95", 50, justification="ward", today=DAY).id
-        offer = service.post_offer(s, SYSTEM, "AR-01-01", "n95", 20, from_date=DAY, today=DAY).id
+        need = needs_offers.post_need(s, SYSTEM, "AR-01-01", "n95", 50, justification="ward", today=DAY).id
+        offer = needs_offers.post_offer(s, SYSTEM, "AR-01-01", "n95", 20, from_date=DAY, today=DAY).id
     for who in ("clerk", "analyst", "tracer", "dpo"):  # each has AR-01-01 in scope, none may decide
-        for close in (service.close_need, service.close_offer):
-            item = need if close is service.close_need else offer
+        for close in (needs_offers.close_need, needs_offers.close_offer):
+            item = need if close is needs_offers.close_need else offer
             with pytest.raises(Forbidden, match=f"role {USERS[who][0]}"), transaction(small_tree) as s:
                 close(s, actors[who], item)
     with transaction(small_tree) as s:
         assert s.get(Need, need).closed_at is None and s.get(Offer, offer).closed_at is None
     with transaction(small_tree) as s:
-        service.close_need(s, actors["north"], need)
-        service.close_offer(s, actors["chief"], offer)
+        needs_offers.close_need(s, actors["north"], need)
+        needs_offers.close_offer(s, actors["chief"], offer)
     with transaction(small_tree) as s:
         assert s.get(Need, need).closed_at is not None and s.get(Offer, offer).closed_at is not None
 
@@ -109,7 +109,7 @@ def test_the_early_warning_uses_provisional_figures_only_within_scope(
         south = auth.add_user(s, "south", "analyst", "AR-02")
     with transaction(small_tree) as s:
         stranger = auth.actor_for(s, south.username)
-        assert service.warning_view(s, actors["north"], "AR-01-01") == "all"
-        assert service.warning_view(s, actors["analyst"], "AR-01") == "all"
-        assert service.warning_view(s, stranger, "AR-01") == "public"
-        assert service.warning_view(s, actors["north"], "AR") == "public"  # the whole country is not theirs
+        assert early_warning.warning_view(s, actors["north"], "AR-01-01") == "all"
+        assert early_warning.warning_view(s, actors["analyst"], "AR-01") == "all"
+        assert early_warning.warning_view(s, stranger, "AR-01") == "public"
+        assert early_warning.warning_view(s, actors["north"], "AR") == "public"  # the whole country is not theirs

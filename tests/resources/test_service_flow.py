@@ -17,9 +17,9 @@ from accord.auth.roles import SYSTEM, Role
 from accord.db import session_factory, transaction
 from accord.errors import AccordError, Conflict, Forbidden
 from accord.places import service as places
-from accord.resources import service
+from accord.resources import early_warning, ledger, ledger_store, movements, needs_offers, network, plans, shipments
 from accord.resources.model import Entry, Need, Shipment, Transaction
-from accord.resources.service import Side
+from accord.resources.movements import Side
 
 DAY = date(2026, 3, 1)
 
@@ -35,15 +35,15 @@ def small_tree_sqlite(sqlite_engine: Engine) -> sessionmaker[Session]:
 
 
 def _stock(s: Session, code: str, resource: str, qty: float, kind: str = "stock") -> None:
-    service.post_movement(
+    movements.post_movement(
         s,
         SYSTEM,
         "receipt",
         resource=resource,
         quantity=qty,
         unit=None,
-        source=Side(service.AccountKind.SUPPLY, code),
-        target=Side(service.AccountKind(kind), code),
+        source=Side(ledger.AccountKind.SUPPLY, code),
+        target=Side(ledger.AccountKind(kind), code),
         day=DAY,
     )
 
@@ -56,8 +56,8 @@ def test_plan_approve_receive(small_tree: sessionmaker[Session]) -> None:
     with transaction(small_tree) as s:
         _stock(s, "AR-01", "n95", 1000, kind="stockpile")
         _stock(s, "AR-02-01", "n95", 300)
-        service.post_offer(s, SYSTEM, "AR-02-01", "n95", 200, from_date=DAY, today=DAY)
-        n1 = service.post_need(
+        needs_offers.post_offer(s, SYSTEM, "AR-02-01", "n95", 200, from_date=DAY, today=DAY)
+        n1 = needs_offers.post_need(
             s,
             SYSTEM,
             "AR-01-01-001",
@@ -68,13 +68,13 @@ def test_plan_approve_receive(small_tree: sessionmaker[Session]) -> None:
             justification="ICU ward",
             today=DAY,
         )
-        n2 = service.post_need(
+        n2 = needs_offers.post_need(
             s, SYSTEM, "AR-01-02", "n95", 600, by_date=date(2026, 3, 4), justification="clinic", today=DAY
         )
-        plan = service.solve_plan(s, SYSTEM, "AR", ["n95"], 7, start=DAY)
+        plan = plans.solve_plan(s, SYSTEM, "AR", ["n95"], 7, start=DAY)
         pid, need1, need2 = plan.id, n1.id, n2.id
     with transaction(small_tree) as s:
-        plan, ships = service.plan_frames(s, pid)
+        plan, ships = plans.plan_frames(s, pid)
         assert plan.status == "proposed"
         assert ships["quantity"].sum() == pytest.approx(1200)  # 1000 stockpile + 200 offered, 1300 needed
         assert plan.summary["shortfall"] == pytest.approx(100)
@@ -82,50 +82,50 @@ def test_plan_approve_receive(small_tree: sessionmaker[Session]) -> None:
         assert by_need[need1] == pytest.approx(700)  # priority 3 is served in full
         assert set(ships["status"]) == {"planned"}
     with transaction(small_tree) as s:
-        service.approve_plan(s, SYSTEM, pid)
+        plans.approve_plan(s, SYSTEM, pid)
     with pytest.raises(Conflict, match="already approved"), transaction(small_tree) as s:
-        service.approve_plan(s, SYSTEM, pid)
+        plans.approve_plan(s, SYSTEM, pid)
     with transaction(small_tree) as s:
-        assert service.conservation(s) == {"n95": 0}
-        needs = service.needs_frame(s, "AR", today=date(2026, 3, 10)).set_index("id")
+        assert ledger_store.conservation(s) == {"n95": 0}
+        needs = needs_offers.needs_frame(s, "AR", today=date(2026, 3, 10)).set_index("id")
         assert needs.loc[need1, "status"] == "dispatched"
         assert needs.loc[need2, "remaining"] == pytest.approx(100)
         ship = s.scalars(select(Shipment).where(Shipment.need_id == need1)).first()
         assert ship is not None
         sid, sent = ship.id, ship.quantity / 1000
     with pytest.raises(AccordError, match="more than the"), transaction(small_tree) as s:
-        service.receive(s, SYSTEM, sid, sent + 1, day=date(2026, 3, 5))
+        shipments.receive(s, SYSTEM, sid, sent + 1, day=date(2026, 3, 5))
     with transaction(small_tree) as s:
-        service.receive(s, SYSTEM, sid, sent - 5, day=date(2026, 3, 5), note="5 boxes crushed", final=True)
+        shipments.receive(s, SYSTEM, sid, sent - 5, day=date(2026, 3, 5), note="5 boxes crushed", final=True)
     with transaction(small_tree) as s:
         ship = s.get(Shipment, sid)
         assert ship is not None and ship.status == "closed" and ship.discrepancy == 5000
-        assert service.conservation(s) == {"n95": 0}
-        table = service.stock(s, "AR", date(2026, 3, 10), "n95")
-        lost = service.transactions_frame(s, "AR")
+        assert ledger_store.conservation(s) == {"n95": 0}
+        table = ledger_store.stock(s, "AR", date(2026, 3, 10), "n95")
+        lost = movements.transactions_frame(s, "AR")
         assert (lost["movement"] == "loss").any()
         transit = table["account_kind"] == "in_transit"
         assert table.loc[transit, "on_hand"].sum() == pytest.approx(1200 - sent)  # the other shipment
         assert table.loc[~transit, "on_hand"].sum() == pytest.approx(1300 - 5 - (1200 - sent))
         # the 5 lost on the way are needed again
-        assert service.needs_frame(s, "AR").set_index("id").loc[need1, "remaining"] == pytest.approx(5)
+        assert needs_offers.needs_frame(s, "AR").set_index("id").loc[need1, "remaining"] == pytest.approx(5)
 
 
 def test_unreachable_need_is_explained(small_tree: sessionmaker[Session]) -> None:
     with transaction(small_tree) as s:
         _stock(s, "AR-01", "ventilators", 10, kind="stockpile")
-        need = service.post_need(s, SYSTEM, "AR-02-01", "ventilators", 4, justification="ICU", today=DAY)
-        service.set_route(s, SYSTEM, "AR-01", "AR-02-01", lead_days=1, closed=True, note="export ban")
+        need = needs_offers.post_need(s, SYSTEM, "AR-02-01", "ventilators", 4, justification="ICU", today=DAY)
+        network.set_route(s, SYSTEM, "AR-01", "AR-02-01", lead_days=1, closed=True, note="export ban")
         nid = need.id
     with transaction(small_tree) as s:
-        plan = service.solve_plan(s, SYSTEM, "AR", ["ventilators"], 5, start=DAY)
+        plan = plans.solve_plan(s, SYSTEM, "AR", ["ventilators"], 5, start=DAY)
         assert plan.summary["shortfall"] == pytest.approx(4)
         assert any(f"need {nid} (AR-02-01)" in w and "no open route" in w for w in plan.summary["warnings"])
     with pytest.raises(AccordError) as err, transaction(small_tree) as s:
-        service.solve_plan(s, SYSTEM, "AR", ["ventilators"], 5, start=DAY, max_shortfall_share=0.0)
+        plans.solve_plan(s, SYSTEM, "AR", ["ventilators"], 5, start=DAY, max_shortfall_share=0.0)
     assert f"need {nid} (AR-02-01) needs ventilators but no open route reaches it" in str(err.value)
     with pytest.raises(AccordError, match="no open needs"), transaction(small_tree) as s:
-        service.solve_plan(s, SYSTEM, "AR-01", ["ventilators"], 5, start=DAY)
+        plans.solve_plan(s, SYSTEM, "AR-01", ["ventilators"], 5, start=DAY)
 
 
 def test_bad_input_changes_nothing(small_tree: sessionmaker[Session]) -> None:
@@ -145,85 +145,85 @@ def test_bad_input_changes_nothing(small_tree: sessionmaker[Session]) -> None:
     for change, message in cases:
         args = dict(resource="rice", quantity=5, unit=None) | change
         with pytest.raises(AccordError, match=message), transaction(small_tree) as s:
-            service.post_movement(
+            movements.post_movement(
                 s,
                 SYSTEM,
                 "consume",
-                source=Side(service.AccountKind.STOCK, "AR-01"),
-                target=Side(service.AccountKind.CONSUMED, "AR-01"),
+                source=Side(ledger.AccountKind.STOCK, "AR-01"),
+                target=Side(ledger.AccountKind.CONSUMED, "AR-01"),
                 day=DAY,
                 **args,
             )
     with transaction(small_tree) as s:
         south = auth.actor_for(s, "south")
     with pytest.raises(Forbidden, match="outside their jurisdiction"), transaction(small_tree) as s:
-        service.post_need(s, south, "AR-01", "rice", 5, justification="x", today=DAY)
+        needs_offers.post_need(s, south, "AR-01", "rice", 5, justification="x", today=DAY)
     with transaction(small_tree) as s:
         assert (_count(s, Entry), _count(s, Transaction)) == before
         assert _count(s, Need) == 0
         # a unit of the same dimension converts: 0.05 t = 50 kg
-        service.post_movement(
+        movements.post_movement(
             s,
             SYSTEM,
             "consume",
             resource="rice",
             quantity=0.05,
             unit="t",
-            source=Side(service.AccountKind.STOCK, "AR-01"),
-            target=Side(service.AccountKind.CONSUMED, "AR-01"),
+            source=Side(ledger.AccountKind.STOCK, "AR-01"),
+            target=Side(ledger.AccountKind.CONSUMED, "AR-01"),
             day=DAY,
         )
     with transaction(small_tree) as s:
-        assert service.stock(s, "AR", DAY, "rice")["on_hand"].sum() == pytest.approx(50)
+        assert ledger_store.stock(s, "AR", DAY, "rice")["on_hand"].sum() == pytest.approx(50)
 
 
 def test_reversal_and_days_of_supply(small_tree: sessionmaker[Session]) -> None:
     with transaction(small_tree) as s:
         _stock(s, "AR-02-01", "gowns", 700)
         for d in range(1, 8):
-            t = service.post_movement(
+            t = movements.post_movement(
                 s,
                 SYSTEM,
                 "consume",
                 resource="gowns",
                 quantity=10 * d,
                 unit=None,
-                source=Side(service.AccountKind.STOCK, "AR-02-01"),
-                target=Side(service.AccountKind.CONSUMED, "AR-02-01"),
+                source=Side(ledger.AccountKind.STOCK, "AR-02-01"),
+                target=Side(ledger.AccountKind.CONSUMED, "AR-02-01"),
                 day=date(2026, 3, d),
             )
         last = t.id
     with transaction(small_tree) as s:
-        row = service.stock(s, "AR-02", date(2026, 3, 7)).iloc[0]
+        row = ledger_store.stock(s, "AR-02", date(2026, 3, 7)).iloc[0]
         assert row["on_hand"] == pytest.approx(700 - 280)
         assert row["burn_rate"] == pytest.approx(40)
         assert row["days_of_supply"] == pytest.approx(420 / 40)
     with pytest.raises(AccordError, match="reason"), transaction(small_tree) as s:
-        service.reverse_transaction(s, SYSTEM, last, "")
+        movements.reverse_transaction(s, SYSTEM, last, "")
     with transaction(small_tree) as s:
-        service.reverse_transaction(s, SYSTEM, last, "double entry")
+        movements.reverse_transaction(s, SYSTEM, last, "double entry")
     with pytest.raises(Conflict, match="already reversed"), transaction(small_tree) as s:
-        service.reverse_transaction(s, SYSTEM, last, "again")
+        movements.reverse_transaction(s, SYSTEM, last, "again")
     with transaction(small_tree) as s:
-        assert service.stock(s, "AR-02", date(2026, 3, 7)).iloc[0]["on_hand"] == pytest.approx(490)
-        assert service.conservation(s) == {"gowns": 0}
+        assert ledger_store.stock(s, "AR-02", date(2026, 3, 7)).iloc[0]["on_hand"] == pytest.approx(490)
+        assert ledger_store.conservation(s) == {"gowns": 0}
 
     with transaction(small_tree) as s:
-        service.post_movement(
+        movements.post_movement(
             s,
             SYSTEM,
             "consume",
             resource="gowns",
             quantity=480,
             unit=None,
-            source=Side(service.AccountKind.STOCK, "AR-02-01"),
-            target=Side(service.AccountKind.CONSUMED, "AR-02-01"),
+            source=Side(ledger.AccountKind.STOCK, "AR-02-01"),
+            target=Side(ledger.AccountKind.CONSUMED, "AR-02-01"),
             day=date(2026, 3, 7),
         )
     with transaction(small_tree) as s:
-        sentence = service.bulletin_paragraph(s, "AR", date(2026, 3, 7))
+        sentence = early_warning.bulletin_paragraph(s, "AR", date(2026, 3, 7))
         assert sentence.startswith("1 stock-out alert (1 critical)") and "Protective gowns in South" in sentence
-        assert "防护服" in service.bulletin_paragraph(s, "AR", date(2026, 3, 7), "zh")
+        assert "防护服" in early_warning.bulletin_paragraph(s, "AR", date(2026, 3, 7), "zh")
 
 
 MOVES = [
@@ -260,39 +260,39 @@ def test_the_stored_ledger_always_balances(
             before = _count(s, Entry)
         try:
             with transaction(small_tree_sqlite) as s:
-                service.post_movement(
+                movements.post_movement(
                     s,
                     SYSTEM,
                     movement,
                     resource=resource,
                     quantity=str(qty),
                     unit=None,
-                    source=service.parse_side(src),
-                    target=service.parse_side(dst),
+                    source=movements.parse_side(src),
+                    target=movements.parse_side(dst),
                     day=date(2026, 3, 1 + day),
                 )
         except AccordError:
             with transaction(small_tree_sqlite) as s:
                 assert _count(s, Entry) == before
         with transaction(small_tree_sqlite) as s:
-            assert all(v == 0 for v in service.conservation(s).values())
+            assert all(v == 0 for v in ledger_store.conservation(s).values())
             for d in (1, 10):
-                table = service.stock(s, "AR", date(2026, 3, d))
+                table = ledger_store.stock(s, "AR", date(2026, 3, d))
                 assert (table["on_hand"] >= 0).all()
 
 
 def test_stale_plan_is_refused_whole(small_tree: sessionmaker[Session]) -> None:
     with transaction(small_tree) as s:
         _stock(s, "AR-01", "gowns", 100, kind="stockpile")
-        a = service.post_need(s, SYSTEM, "AR-01-01", "gowns", 30, justification="ward", today=DAY).id
-        b = service.post_need(s, SYSTEM, "AR-01-02", "gowns", 30, justification="ward", today=DAY).id
+        a = needs_offers.post_need(s, SYSTEM, "AR-01-01", "gowns", 30, justification="ward", today=DAY).id
+        b = needs_offers.post_need(s, SYSTEM, "AR-01-02", "gowns", 30, justification="ward", today=DAY).id
     with transaction(small_tree) as s:
-        pid = service.solve_plan(s, SYSTEM, "AR", ["gowns"], 5, start=DAY).id
+        pid = plans.solve_plan(s, SYSTEM, "AR", ["gowns"], 5, start=DAY).id
     with transaction(small_tree) as s:
-        service.close_need(s, SYSTEM, b)
+        needs_offers.close_need(s, SYSTEM, b)
     with pytest.raises(Conflict, match=f"need {b}"), transaction(small_tree) as s:
-        service.approve_plan(s, SYSTEM, pid)
+        plans.approve_plan(s, SYSTEM, pid)
     with transaction(small_tree) as s:
-        assert service.get_plan(s, pid).status == "proposed"  # the approval rolled back as a whole
-        assert service.needs_frame(s, "AR").set_index("id").loc[a, "allocated"] == 0
-        assert not (service.transactions_frame(s, "AR")["movement"] == "dispatch").any()
+        assert plans.get_plan(s, pid).status == "proposed"  # the approval rolled back as a whole
+        assert needs_offers.needs_frame(s, "AR").set_index("id").loc[a, "allocated"] == 0
+        assert not (movements.transactions_frame(s, "AR")["movement"] == "dispatch").any()

@@ -16,8 +16,8 @@ from accord.analytics import service as analytics
 from accord.auth.roles import SYSTEM
 from accord.db import transaction
 from accord.errors import AccordError
-from accord.policy import scenario_service
-from accord.resources import capacity
+from accord.policy.scenarios import regions as scenario_regions
+from accord.resources import capacity_reports
 from accord.rumors import service as rumors
 from accord.surveillance import exchange, validation
 from accord.surveillance.formats import dhis2
@@ -72,11 +72,11 @@ def test_tables_within_the_limits_read_as_before() -> None:
 
 def test_capacity_reports_empty_or_too_big_are_problems_not_crashes() -> None:
     for text, words in (("", "empty"), ("  \n", "empty"), (WIDE, "columns"), (LONG_LINE, "per line")):
-        parsed = capacity.parse_saner(text, {"beds"}, "cap.csv")
+        parsed = capacity_reports.parse_saner(text, {"beds"}, "cap.csv")
         assert parsed.rows.empty and words in parsed.problems[0].sentence()
-        parsed = capacity.parse_covid19scenarios(text.replace(",", "\t"), date(2026, 3, 1), "cap.tsv")
+        parsed = capacity_reports.parse_covid19scenarios(text.replace(",", "\t"), date(2026, 3, 1), "cap.tsv")
         assert parsed.rows.empty and words in parsed.problems[0].sentence()
-    malformed = capacity.parse_saner('date,jurisdiction,beds\n"2026-03-01,AR,1\n', {"beds"}, "cap.csv")
+    malformed = capacity_reports.parse_saner('date,jurisdiction,beds\n"2026-03-01,AR,1\n', {"beds"}, "cap.csv")
     assert "not a readable table" in malformed.problems[0].sentence()
 
 
@@ -87,7 +87,7 @@ def test_the_other_csv_readers_share_the_limits() -> None:
     with pytest.raises(AccordError, match="per line"):
         analytics.read_capacity(LONG_LINE.encode(), "capacity.csv")
     with pytest.raises(AccordError, match="columns"):
-        scenario_service.read_regions(WIDE.encode(), "regions.csv")
+        scenario_regions.read_regions(WIDE.encode(), "regions.csv")
 
 
 def test_json_nested_too_deeply_is_a_problem() -> None:

@@ -12,8 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from accord.auth import service as auth
 from accord.auth.roles import Actor
 from accord.db import transaction
-from accord.tracing import crypto
-from accord.tracing import service as tracing
+from accord.tracing import cases, contacts, crypto, persons
 
 NOW = dt.datetime(2020, 2, 10, 9, 0, tzinfo=dt.UTC)
 TODAY = NOW.date()
@@ -57,16 +56,16 @@ def world(small_tree: sessionmaker[Session]) -> World:
     refs: dict[str, str] = {}
     with transaction(small_tree) as s:
         ta = users["tracer-a"]
-        refs["case"] = tracing.register_person(
+        refs["case"] = persons.register_person(
             s, ta, A, {"name": "Li Wei", "phone": "+86 138 0000 0001", "birth_date": "1980-03-01"}, now=NOW
         ).person.ref
-        refs["contact"] = tracing.register_person(
+        refs["contact"] = persons.register_person(
             s, ta, A, {"name": "Wang Fang", "phone": "138-0000-0002", "address": "1 Mill Rd"}, now=NOW
         ).person.ref
-        refs["other"] = tracing.register_person(
+        refs["other"] = persons.register_person(
             s, users["tracer-b"], B, {"name": "<script>alert(1)</script>", "phone": "13800000003"}, now=NOW
         ).person.ref
-        tracing.create_case(
+        cases.create_case(
             s,
             ta,
             refs["case"],
@@ -75,7 +74,7 @@ def world(small_tree: sessionmaker[Session]) -> World:
             onset_date=TODAY - dt.timedelta(days=5),
             now=NOW,
         )
-        tracing.add_contact(
+        contacts.add_contact(
             s,
             ta,
             refs["case"],

@@ -16,7 +16,7 @@ from accord.db import make_engine, session_factory, transaction
 from accord.places import service as places
 from accord.settings import Settings
 from accord.surveillance import service as surveillance
-from accord.tracing import service as tracing
+from accord.tracing import cases, contacts, persons, worklists
 from accord.tracing.model import Task
 from tests.browser import ARTIFACTS, MARKS, chromium, serving
 
@@ -42,14 +42,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[s
     ta = users["tracer-a"]
     with transaction(sessions) as s:
         refs = [
-            tracing.register_person(s, ta, A, {"name": n, "phone": f"+86 1380000{i:04d}"}).person.ref
+            persons.register_person(s, ta, A, {"name": n, "phone": f"+86 1380000{i:04d}"}).person.ref
             for i, n in enumerate(["Li Wei", "Wang Fang", HOSTILE, "Zhao Min", "Chen Jing"])
         ]
         onsets = [TODAY - dt.timedelta(days=d) for d in (9, 6, 5, 3)]
         for ref, onset in zip(refs[:4], onsets, strict=True):
-            tracing.create_case(s, ta, ref, "confirmed", onset + dt.timedelta(days=1), onset_date=onset)
+            cases.create_case(s, ta, ref, "confirmed", onset + dt.timedelta(days=1), onset_date=onset)
         for a, b in ((0, 1), (0, 2), (1, 3)):
-            tracing.add_contact(
+            contacts.add_contact(
                 s,
                 ta,
                 refs[a],
@@ -58,9 +58,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[s
                 setting="household",
                 infector=True,
             )
-        tracing.add_contact(s, ta, refs[3], refs[4], last_exposure=TODAY - dt.timedelta(days=2), setting="work")
-        tracing.generate_followups(s, TODAY)
-        tracing.add_task(s, ta, "delivery", A, TODAY, person_ref=refs[4], note="rice and vegetables")
+        contacts.add_contact(s, ta, refs[3], refs[4], last_exposure=TODAY - dt.timedelta(days=2), setting="work")
+        worklists.generate_followups(s, TODAY)
+        worklists.add_task(s, ta, "delivery", A, TODAY, person_ref=refs[4], note="rice and vegetables")
         tokens = {name: auth.issue_token(s, name) for name in ("tracer-a", "coord")}
     app = accord.app.create_app(Settings(data_dir=path))
     with serving(app) as base_url:

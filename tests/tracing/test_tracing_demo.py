@@ -16,8 +16,7 @@ from accord.demo import country, outbreak
 from accord.demo.context import DemoContext
 from accord.places import service as places
 from accord.settings import Settings
-from accord.tracing import demo
-from accord.tracing import service as tracing
+from accord.tracing import demo, person_status, reconciliation
 from accord.tracing.model import Case, Contact, Task
 
 
@@ -37,7 +36,7 @@ def test_demo_cases_match_the_truth_and_tasks_exist(sqlite_engine: Engine) -> No
     with transaction(sessions) as s:
         n_cases = s.scalar(select(func.count(Case.id)))
         assert n_cases == int(chosen["value"].sum()) > 0
-        counts = tracing.case_counts(s, root, now.date() - dt.timedelta(days=30), now.date())
+        counts = reconciliation.case_counts(s, root, now.date() - dt.timedelta(days=30), now.date())
         index = places.load_index(s)
         got = counts.assign(community=counts["jurisdiction_id"].map(dict(zip(index.ids, index.codes, strict=True))))
         expected = chosen.groupby(["community", pd.to_datetime(chosen["date"]).dt.date])["value"].sum()
@@ -45,5 +44,5 @@ def test_demo_cases_match_the_truth_and_tasks_exist(sqlite_engine: Engine) -> No
         assert s.scalar(select(func.count(Contact.id))) >= 2 * n_cases
         assert s.scalar(select(func.count(User.id)).where(User.role == "tracer")) == chosen["community"].nunique()
         assert s.scalar(select(func.count(Task.id))) > 0
-        inputs = tracing.health_inputs(s)
+        inputs = person_status.health_inputs(s)
         assert set(inputs["case_status"]) == {"confirmed", "none"} and inputs["quarantine_until"].notna().any()

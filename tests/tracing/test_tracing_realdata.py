@@ -15,10 +15,10 @@ from accord.auth.roles import SYSTEM
 from accord.db import session_factory, transaction
 from accord.places import china_codes
 from accord.places import service as places
-from accord.tracing import service as tracing
+from accord.tracing import chain_sets, linelist_import
 from accord.tracing.model import Case, Person
 
-MAPPINGS = Path(tracing.__file__).parent / "mappings"
+MAPPINGS = Path(linelist_import.__file__).parent / "mappings"
 #: the paper's mean serial intervals (days) with 95% intervals: the eLife article (and the preprint)
 PAPER_SI = {"SG": (4.17, 2.44, 5.89), "120000": (4.31, 2.91, 5.72)}
 PREPRINT_SI = {"SG": (4.56, 2.69, 6.42), "120000": (4.22, 3.43, 5.01)}
@@ -44,9 +44,9 @@ def china(sqlite_engine: Engine, data_dir: Path) -> Engine:
     return sqlite_engine
 
 
-def _import(engine: Engine, path: Path, mapping: str, root: str) -> tracing.ImportReport:
+def _import(engine: Engine, path: Path, mapping: str, root: str) -> linelist_import.ImportReport:
     with transaction(session_factory(engine)) as s:
-        return tracing.import_linelist(
+        return linelist_import.import_linelist(
             s, SYSTEM, path.read_bytes(), (MAPPINGS / f"{mapping}.toml").read_text(), root, file=path.name
         )
 
@@ -60,7 +60,7 @@ def test_tindale_serial_interval_and_dispersion_beside_the_paper(china: Engine, 
     results = {}
     with transaction(session_factory(china)) as s:
         for root in ("SG", "120000"):
-            stats = tracing.chain_statistics(tracing.chain_set(s, root))
+            stats = chain_sets.chain_statistics(chain_sets.chain_set(s, root))
             results[root] = stats
             si = stats["serial_interval"]
             _mean, low, high = PAPER_SI[root]

@@ -15,7 +15,7 @@ import accord.app
 from accord.auth import service as auth
 from accord.db import transaction
 from accord.settings import Settings
-from accord.tracing import service as tracing
+from accord.tracing import cases, contacts, persons, worklists
 from accord.tracing.model import Case
 
 from .conftest import NOW, TODAY, A, World
@@ -27,7 +27,7 @@ HOSTILE = "<script>alert(1)</script>"
 def web(world: World, engine: Engine) -> Iterator[tuple[TestClient, dict[str, str]]]:
     with transaction(world.sessions) as s:
         tokens = {name: auth.issue_token(s, name) for name in ("tracer-a", "tracer-b", "coord", "analyst", "dpo")}
-        tracing.generate_followups(s, TODAY)
+        worklists.generate_followups(s, TODAY)
     url = engine.url.render_as_string(hide_password=False)
     app = accord.app.create_app(Settings(database_url=url))
     with TestClient(app) as client:
@@ -99,7 +99,7 @@ def test_task_page_one_tap_and_escaping(web: tuple[TestClient, dict[str, str]], 
     assert "Saved: Well" in after.text and 'data-status="done"' in after.text
     # the hostile name of a person in B reaches B's tracer escaped
     with transaction(world.sessions) as s:
-        tracing.add_task(
+        worklists.add_task(
             s, world.tracer_b, "delivery", "AR-01-01-002", TODAY, person_ref=world.refs["other"], note=HOSTILE
         )
     client.cookies.clear()
@@ -114,7 +114,7 @@ def test_chain_page_twins_have_no_personal_data_and_audit_page(
 ) -> None:
     client, tok = web
     with transaction(world.sessions) as s:  # the contact fell ill: a cluster of two
-        tracing.create_case(s, world.tracer_a, world.refs["contact"], "confirmed", TODAY, onset_date=TODAY)
+        cases.create_case(s, world.tracer_a, world.refs["contact"], "confirmed", TODAY, onset_date=TODAY)
     page = client.get("/tracing/chains/AR", headers=_h(tok["coord"]))
     assert page.status_code == 403  # the coordinator's scope is the city, not the country
     page = client.get("/tracing/chains/AR-01-01", headers=_h(tok["coord"]))
@@ -170,11 +170,11 @@ def test_chain_page_counts_clusters_of_two_or_more_and_shows_unknown_onsets_empt
     client, tok = web
     with transaction(world.sessions) as s:
         ta = world.tracer_a
-        tracing.create_case(s, ta, world.refs["contact"], "confirmed", TODAY, onset_date=TODAY)
-        new = [tracing.register_person(s, ta, A, {"name": f"P{i}"}, now=NOW).person.ref for i in range(3)]
+        cases.create_case(s, ta, world.refs["contact"], "confirmed", TODAY, onset_date=TODAY)
+        new = [persons.register_person(s, ta, A, {"name": f"P{i}"}, now=NOW).person.ref for i in range(3)]
         for ref in new:
-            tracing.create_case(s, ta, ref, "confirmed", TODAY, now=NOW)
-        tracing.add_contact(s, ta, new[0], new[1], last_exposure=TODAY - dt.timedelta(days=2), now=NOW)
+            cases.create_case(s, ta, ref, "confirmed", TODAY, now=NOW)
+        contacts.add_contact(s, ta, new[0], new[1], last_exposure=TODAY - dt.timedelta(days=2), now=NOW)
     page = client.get("/tracing/chains/AR-01-01", headers=_h(tok["coord"]))
     assert page.status_code == 200, page.text
     assert '<b id="cluster-count">2</b> clusters of 2 or more' in page.text

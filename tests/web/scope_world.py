@@ -18,15 +18,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from accord.auth import service as auth
 from accord.auth.roles import SYSTEM, Role
 from accord.db import transaction
-from accord.federation import service as federation
+from accord.federation import identity as instance_identity
 from accord.federation.keys import DEV_KEK
 from accord.healthcode import service as healthcode
 from accord.places import service as places
-from accord.policy import service as policy
-from accord.resources import service as resources
+from accord.policy import measures
+from accord.resources import catalog_store, movements, needs_offers, plans
 from accord.rumors import service as rumors
 from accord.surveillance import service as surveillance
-from accord.tracing import service as tracing
+from accord.tracing import cases, contacts, persons, worklists
 
 TREE = pd.DataFrame(
     [
@@ -96,7 +96,7 @@ def build(sessions: sessionmaker[Session]) -> World:
     with transaction(sessions) as s:
         places.import_places(s, TREE)
         surveillance.seed_indicators(s)
-        resources.ensure_catalog(s)
+        catalog_store.ensure_catalog(s)
         for level, scope in LEVELS.items():
             for role in Role:
                 auth.add_user(s, user(role, level), role.value, scope)
@@ -105,7 +105,7 @@ def build(sessions: sessionmaker[Session]) -> World:
         for issuer in ("AR-01", "AR-02"):
             healthcode.add_issuer(s, issuer, SYSTEM, now=NOW - timedelta(hours=1))
         healthcode.publish_trust_list(s, SYSTEM, now=NOW)
-        federation.init_identity(s, "AR", DEV_KEK.encode())  # a national instance: it speaks for the country
+        instance_identity.init_identity(s, "AR", DEV_KEK.encode())  # a national instance: it speaks for the country
     at = {code: Objects() for code in COMMUNITIES}
     for code in COMMUNITIES:
         with transaction(sessions) as s:
@@ -135,16 +135,16 @@ def _reports(s: Session, code: str) -> None:
 def _tracing(s: Session, code: str, o: Objects) -> None:
     def person(name: str) -> str:
         identity = {"name": name, "birth_date": "1990-07-14", "phone": "+1 555 0100"}
-        return tracing.register_person(s, SYSTEM, code, identity, now=NOW).person.ref
+        return persons.register_person(s, SYSTEM, code, identity, now=NOW).person.ref
 
     o.person, o.contact, o.duplicate = person("Ada Lovelace"), person("Bo Contact"), person("Ada Lovelace")
-    o.case = tracing.create_case(s, SYSTEM, o.person, "confirmed", D0, onset_date=D0 - timedelta(days=2), now=NOW).id
-    tracing.add_contact(s, SYSTEM, o.person, o.contact, last_exposure=D0 - timedelta(days=1), now=NOW)
-    o.task = tracing.add_task(s, SYSTEM, "screening", code, NOW.date(), now=NOW).id
+    o.case = cases.create_case(s, SYSTEM, o.person, "confirmed", D0, onset_date=D0 - timedelta(days=2), now=NOW).id
+    contacts.add_contact(s, SYSTEM, o.person, o.contact, last_exposure=D0 - timedelta(days=1), now=NOW)
+    o.task = worklists.add_task(s, SYSTEM, "screening", code, NOW.date(), now=NOW).id
 
 
 def _policy(s: Session, code: str, o: Objects) -> None:
-    o.measure = policy.add_measure(s, SYSTEM, policy.MeasureInput(code, "C1", 2, D0)).id
+    o.measure = measures.add_measure(s, SYSTEM, measures.MeasureInput(code, "C1", 2, D0)).id
 
 
 def _rumors(s: Session, code: str, o: Objects) -> None:
@@ -159,8 +159,8 @@ def _rumors(s: Session, code: str, o: Objects) -> None:
 
 def _resources(s: Session, code: str, o: Objects) -> None:
     def book(resource: str, quantity: float, kind: str = "stock") -> int:
-        side = resources.parse_side
-        return resources.post_movement(
+        side = movements.parse_side
+        return movements.post_movement(
             s, SYSTEM, "receipt", resource=resource, quantity=quantity, unit=None,
             source=side(f"supply:{code}"), target=side(f"{kind}:{code}"), day=D0,
         ).id  # fmt: skip
@@ -168,18 +168,18 @@ def _resources(s: Session, code: str, o: Objects) -> None:
     book("n95", 1000)
     book("gowns", 100, "stockpile")  # plans draw on stockpiles and open offers
     o.receipt = book("rice", 50)
-    o.need = resources.post_need(s, SYSTEM, code, "n95", 40, justification="ward", today=D0).id
-    o.offer = resources.post_offer(s, SYSTEM, code, "n95", 20, from_date=D0, today=D0).id
-    resources.post_need(s, SYSTEM, code, "gowns", 10, justification="ward", today=D0)
-    proposed = resources.solve_plan(s, SYSTEM, code, ["n95"], 7, start=D0)
-    approved = resources.solve_plan(s, SYSTEM, code, ["gowns"], 7, start=D0)
-    resources.approve_plan(s, SYSTEM, approved.id)
+    o.need = needs_offers.post_need(s, SYSTEM, code, "n95", 40, justification="ward", today=D0).id
+    o.offer = needs_offers.post_offer(s, SYSTEM, code, "n95", 20, from_date=D0, today=D0).id
+    needs_offers.post_need(s, SYSTEM, code, "gowns", 10, justification="ward", today=D0)
+    proposed = plans.solve_plan(s, SYSTEM, code, ["n95"], 7, start=D0)
+    approved = plans.solve_plan(s, SYSTEM, code, ["gowns"], 7, start=D0)
+    plans.approve_plan(s, SYSTEM, approved.id)
     o.proposed_plan = proposed.id
     o.proposed_shipment = _first_shipment(s, proposed.id)
     o.dispatched_shipment = _first_shipment(s, approved.id)
 
 
 def _first_shipment(s: Session, plan_id: int) -> int:
-    _, ships = resources.plan_frames(s, plan_id)
+    _, ships = plans.plan_frames(s, plan_id)
     assert len(ships), f"plan {plan_id} has no shipment"
     return int(ships["id"].iloc[0])

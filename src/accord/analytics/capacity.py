@@ -13,7 +13,7 @@ For each unit (the children of a jurisdiction, or every unit at ``level``):
   susceptibility);
 - **model**: the metapopulation model of :mod:`accord.epi.metapop` (deterministic, one age group, units coupled by
   5% of their time spent in the others in proportion to population, as
-  :func:`accord.policy.scenario_service.build_setting`)
+  :func:`accord.policy.scenarios.regions.build_setting`)
   over ``horizon`` days; census of general beds (ward), ICU beds and ventilators (2/3 of ICU admissions, 10-day stay:
   CHIME's defaults) by :func:`accord.epi.hospital.model_demand`; "capacity exceeded in N days" by
   :func:`accord.epi.hospital.exceedance` (0 = today's census is already over).
@@ -170,7 +170,7 @@ def _model_census(
     population: FloatArray, infected: FloatArray, ward: FloatArray, icu: FloatArray, rt: FloatArray, horizon: int
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Deterministic run of every unit with a population; census units x days (NaN rows for the others)."""
-    from accord.policy.scenario_service import DEFAULT_CONTACTS, population_travel
+    from accord.policy.scenarios.regions import DEFAULT_CONTACTS, population_travel
 
     n = population.size
     beds = np.full((n, horizon), np.nan)

@@ -727,12 +727,12 @@ def bulletin_facts(
 
 def _supply_sentences(session: Session, code: str, day: date) -> dict[str, str]:
     """The stock-out early warning on public figures, in each language; nothing where no books are kept."""
-    from accord.resources import service as resources  # the bulletin reads resources, never the reverse
+    from accord.resources import early_warning  # the bulletin reads resources, never the reverse
 
-    alerts = resources.early_warning(session, code, day, view="public")
+    alerts = early_warning.early_warning(session, code, day, view="public")
     if alerts.empty:
         return {}
-    return {lang: resources.bulletin_sentence(alerts, lang) for lang in bulletin.LANGS}
+    return {lang: early_warning.bulletin_sentence(alerts, lang) for lang in bulletin.LANGS}
 
 
 def bulletins(

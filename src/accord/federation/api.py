@@ -22,7 +22,11 @@ from accord.auth import service as auth
 from accord.auth.roles import APPROVERS
 from accord.db import transaction, utcnow
 from accord.errors import AccordError, Forbidden, Problem
-from accord.federation import access, hub, keys, service
+from accord.federation import access, hub, keys, uploads
+from accord.federation import identity as instance_identity
+from accord.federation import inbox as package_inbox
+from accord.federation import outbox as package_outbox
+from accord.federation import peers as peer_links
 from accord.federation.keys import FederationSettings
 from accord.web import tables
 from accord.web.deps import SessionDep, SettingsDep, UserDep
@@ -43,10 +47,10 @@ def _sessions(request: Request) -> sessionmaker[Session]:
 @router.get("/identity")
 def identity(session: SessionDep) -> dict[str, Any]:
     """The jurisdiction this instance speaks for and its current public signing key."""
-    return service.identity(session)
+    return instance_identity.identity(session)
 
 
-#: an upload start lists at most service.MAX_CHUNKS hashes: well under this
+#: an upload start lists at most uploads.MAX_CHUNKS hashes: well under this
 MAX_START_BYTES = 1024 * 1024
 #: commit and GET requests have no body (the signature covers the empty one)
 MAX_EMPTY_BYTES = 1024
@@ -134,14 +138,14 @@ async def start_upload(request: Request, settings: SettingsDep) -> dict[str, Any
         raise Forbidden(f"'{caller.code}' may upload only its own packages, not as '{body.sender}'")
     fed = fed_settings()
     return await run_in_threadpool(
-        lambda: service.start_upload(
+        lambda: uploads.start_upload(
             _sessions(request),
             package_id=body.package_id,
             sender=caller.code,
             size=body.size,
             chunk_bytes=body.chunk_bytes,
             chunk_hashes=body.chunk_hashes,
-            limits=service.UploadLimits.from_settings(settings.max_upload_bytes, fed),
+            limits=uploads.UploadLimits.from_settings(settings.max_upload_bytes, fed),
             log_seconds=fed.refusal_log_seconds,
         )
     )
@@ -155,9 +159,9 @@ async def put_chunk(package_id: str, idx: int, request: Request) -> dict[str, An
     """One chunk of the signing member's own upload, as raw bytes: streamed within the chunk's exact length
     (413 beyond it) and stored only if it matches its SHA-256 (a cut-off chunk is simply missing)."""
     caller = await signed_by(request, "child")
-    slot = await run_in_threadpool(service.chunk_slot, _sessions(request), package_id, idx, caller.code)
+    slot = await run_in_threadpool(uploads.chunk_slot, _sessions(request), package_id, idx, caller.code)
     data = await signed_body(request, caller, slot.length, f"chunk {idx}")
-    return await run_in_threadpool(service.put_chunk, _sessions(request), package_id, idx, data, caller.code)
+    return await run_in_threadpool(uploads.put_chunk, _sessions(request), package_id, idx, data, caller.code)
 
 
 @router.post("/uploads/{package_id}/commit", openapi_extra=SIGNED)
@@ -167,7 +171,7 @@ async def commit_upload(package_id: str, request: Request) -> dict[str, Any]:
     caller = await signed_by(request, "child")
     await signed_body(request, caller, MAX_EMPTY_BYTES)
     return await run_in_threadpool(
-        lambda: service.commit_upload(
+        lambda: uploads.commit_upload(
             _sessions(request),
             package_id,
             sender=caller.code,
@@ -180,7 +184,7 @@ async def commit_upload(package_id: str, request: Request) -> dict[str, Any]:
 def rotate(statement: dict[str, Any], request: Request) -> dict[str, Any]:
     """A member's key rotation statement, signed by its current key."""
     with transaction(_sessions(request)) as session:  # committed before the answer: the next package needs it
-        return service.accept_rotation(session, statement)
+        return peer_links.accept_rotation(session, statement)
 
 
 async def _parent(request: Request, receiver: str | None) -> access.Caller:
@@ -201,7 +205,7 @@ async def outbox(
 
     def listed() -> list[dict[str, Any]]:
         with transaction(_sessions(request)) as session:
-            return service.outbox(session, caller.code, after)
+            return package_outbox.outbox(session, caller.code, after)
 
     return {"packages": await run_in_threadpool(listed)}
 
@@ -216,7 +220,7 @@ async def outbox_package(
 
     def payload_of() -> bytes:
         with transaction(_sessions(request)) as session:
-            return service.outbox_payload(session, package_id, receiver=caller.code)
+            return package_outbox.outbox_payload(session, package_id, receiver=caller.code)
 
     payload = await run_in_threadpool(payload_of)
     headers = {"accept-ranges": "bytes", "etag": f'"{package_id}"'}
@@ -245,7 +249,7 @@ def _parse_range(value: str, size: int) -> tuple[int, int]:
 def members(session: SessionDep, format: str = "json") -> Response:
     """Every member with its last package and whether it is current, stale or silent (public)."""
     now = utcnow()
-    frame = service.member_status(session, now, fed_settings().silent_after_hours)
+    frame = peer_links.member_status(session, now, fed_settings().silent_after_hours)
     return tables.render(frame, format, "federation_members", {"as_of": now.isoformat()})
 
 
@@ -258,7 +262,7 @@ def inbox(
 ) -> dict[str, Any]:
     """What arrived and what became of it (applied, held, replay, refused with its reason, and how many times):
     coordinators and admins of this instance's own jurisdiction; a member's coordinators, its entries only."""
-    senders = service.inbox_scope(session, actor)
+    senders = package_inbox.inbox_scope(session, actor)
     return {
         "entries": [
             {
@@ -271,9 +275,9 @@ def inbox(
                 "message": e.message,
                 "received_at": e.received_at.isoformat(),
                 "submission_id": e.submission_id,
-                "attempts": service.attempts(e),
+                "attempts": package_inbox.attempts(e),
             }
-            for e in service.inbox(session, sender, min(limit, 1000), senders)
+            for e in package_inbox.inbox(session, sender, min(limit, 1000), senders)
         ]
     }
 

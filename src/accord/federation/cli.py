@@ -15,7 +15,11 @@ from rich.table import Table
 
 from accord import clikit, migrate
 from accord.db import engine_from_settings, session_factory
-from accord.federation import hub, service
+from accord.federation import delivery, hub, pool_bookings, uploads
+from accord.federation import identity as instance_identity
+from accord.federation import inbox as package_inbox
+from accord.federation import outbox as package_outbox
+from accord.federation import peers as peer_links
 from accord.federation.keys import FederationSettings
 
 app = typer.Typer(
@@ -50,7 +54,7 @@ def _print_json(value: Any) -> None:
 def init(jurisdiction: Annotated[str, typer.Argument(help="the jurisdiction this instance speaks for")]) -> None:
     """Create this instance's signing key (encrypted with ACCORD_FEDERATION_KEK) for a jurisdiction."""
     with clikit.session_scope() as session:
-        row = service.init_identity(session, jurisdiction, _kek())
+        row = instance_identity.init_identity(session, jurisdiction, _kek())
         clikit.console.print(f"instance {row.jurisdiction}: key {row.key_id}\npublic key {row.public_key}")
 
 
@@ -58,7 +62,7 @@ def init(jurisdiction: Annotated[str, typer.Argument(help="the jurisdiction this
 def identity() -> None:
     """Show the jurisdiction this instance speaks for and its public key (to give to a parent)."""
     with clikit.session_scope() as session:
-        _print_json(service.identity(session))
+        _print_json(instance_identity.identity(session))
 
 
 @app.command("rotate-key")
@@ -67,11 +71,11 @@ def rotate_key(
 ) -> None:
     """Retire the signing key for a new one; parents learn the new key from a statement signed by the old."""
     with clikit.session_scope() as session:
-        statement = service.rotate_key(session, _kek())
+        statement = instance_identity.rotate_key(session, _kek())
     clikit.console.print(f"new key {statement['new_public_key']} (old {statement['old_key_id']} retired)")
     if announce:
         with _sessions() as sessions, _client() as client:
-            done = service.announce_rotation(sessions, client, statement)
+            done = delivery.announce_rotation(sessions, client, statement)
         clikit.console.print(f"announced to: {', '.join(done) or 'no parent with a URL'}")
 
 
@@ -95,7 +99,7 @@ def add_parent(
         "suppress_below": suppress_below,
     }
     with clikit.session_scope() as session:
-        peer = service.add_peer(session, code, "parent", public_key=public_key, url=url, config=config)
+        peer = peer_links.add_peer(session, code, "parent", public_key=public_key, url=url, config=config)
         clikit.console.print(f"parent {peer.code} at {peer.url}: {peer.config}")
 
 
@@ -109,7 +113,7 @@ def add_member(
 ) -> None:
     """Register a child instance (a member) that reports to this one."""
     with clikit.session_scope() as session:
-        peer = service.add_peer(
+        peer = peer_links.add_peer(
             session, code, "child", public_key=public_key, url=url, name=name, vulnerability=vulnerability
         )
         clikit.console.print(f"member {peer.code} registered")
@@ -120,8 +124,8 @@ def peers() -> None:
     """Parents and members registered here."""
     with clikit.session_scope() as session:
         table = Table("role", "code", "name", "url", "keys", "last sequence")
-        for p in service.peers(session):
-            active = [k.key_id for k in service.peer_keys(session, p) if k.retired_at is None]
+        for p in peer_links.peers(session):
+            active = [k.key_id for k in peer_links.peer_keys(session, p) if k.retired_at is None]
             table.add_row(p.role, p.code, p.name, p.url or "", ", ".join(active), str(p.last_sequence))
         clikit.console.print(table)
 
@@ -134,7 +138,7 @@ def cut(
 ) -> None:
     """Cut and sign the next package for a parent (unchanged data reuses the last package)."""
     with clikit.session_scope() as session:
-        row, new = service.cut_package(
+        row, new = package_outbox.cut_package(
             session, _kek(), clikit.parse_day(start), clikit.parse_day(end), parent_code=parent
         )
         what = "new" if new else "unchanged, reusing"
@@ -158,7 +162,7 @@ def push(
     size = chunk_bytes or FederationSettings().chunk_bytes
     with _sessions() as sessions, _client() as client, Progress(console=clikit.err, transient=True) as bar:
         task = bar.add_task("uploading", total=None)
-        results = service.push_pending(
+        results = delivery.push_pending(
             sessions,
             client,
             parent_code=parent,
@@ -180,7 +184,7 @@ def push(
 def pull(member: str) -> None:
     """Fetch a member's new packages from its outbox (ranged, resumable) and apply them."""
     with _sessions() as sessions, _client() as client:
-        results = service.pull_member(
+        results = delivery.pull_member(
             sessions, client, member, max_skew_seconds=FederationSettings().max_clock_skew_seconds, kek=_kek()
         )
     for r in results:
@@ -195,7 +199,7 @@ def members() -> None:
     from accord.db import utcnow
 
     with clikit.session_scope() as session:
-        frame = service.member_status(session, utcnow(), FederationSettings().silent_after_hours)
+        frame = peer_links.member_status(session, utcnow(), FederationSettings().silent_after_hours)
     table = Table(*frame.columns)
     for row in frame.astype(str).itertuples(index=False):
         table.add_row(*row)
@@ -207,8 +211,8 @@ def inbox(sender: str | None = None, limit: int = 50) -> None:
     """What arrived and what became of it, newest first (repeated refusals: one line with a count)."""
     with clikit.session_scope() as session:
         table = Table("id", "sender", "seq", "status", "code", "times", "message")
-        for e in service.inbox(session, sender, limit):
-            times = str(service.attempts(e))
+        for e in package_inbox.inbox(session, sender, limit):
+            times = str(package_inbox.attempts(e))
             table.add_row(str(e.id), e.sender, str(e.sequence or ""), e.status, e.code, times, e.message[:120])
         clikit.console.print(table)
 
@@ -225,7 +229,7 @@ def expire(
 
     age = hours if hours is not None else FederationSettings().upload_expiry_hours
     with clikit.session_scope() as session:
-        done = service.expire_uploads(session, utcnow(), age)
+        done = uploads.expire_uploads(session, utcnow(), age)
     clikit.console.print(
         f"dropped {done['uploads']} upload(s) untouched for {age:g} h ({done['chunks']} chunk(s)), "
         f"{done['nonces']} stale nonce(s)"
@@ -256,7 +260,7 @@ app.add_typer(docs_app, name="docs")
 
 def _send(path: str, body: dict[str, Any], parent: str | None) -> dict[str, Any]:
     with _sessions() as sessions, _client() as client:
-        return service.send_signed(sessions, client, _kek(), path, body, parent_code=parent)
+        return delivery.send_signed(sessions, client, _kek(), path, body, parent_code=parent)
 
 
 @pool_app.command("post")
@@ -352,7 +356,7 @@ def pool_answer(
 def pool_book(parent: str | None = None) -> None:
     """At a member: book the accepted pool shipments into this instance's resource ledger (each once)."""
     with _sessions() as sessions, _client() as client:
-        result = service.book_accepted(sessions, client, parent_code=parent)
+        result = pool_bookings.book_accepted(sessions, client, parent_code=parent)
     for b in result["booked"]:
         clikit.console.print(f"shipment {b['shipment']}: ledger transaction {b['transaction']}")
     for f in result["failed"]:
@@ -375,7 +379,7 @@ def docs_add(
 ) -> None:
     """Register a shared document here."""
     with clikit.session_scope() as session:
-        me = service.active_key_row(session, required=False)
+        me = instance_identity.active_key_row(session, required=False)
         origin = me.jurisdiction if me else "local"
         meta = {
             "kind": kind,

@@ -28,7 +28,7 @@ from accord import migrate
 from accord.auth.roles import SYSTEM
 from accord.db import make_engine, session_factory, transaction, utcnow
 from accord.demo.context import DemoContext
-from accord.federation import hub, service
+from accord.federation import delivery, hub, identity, outbox, peers
 from accord.federation.keys import FederationSettings
 from accord.places import service as places
 from accord.settings import Environment, Settings
@@ -42,7 +42,7 @@ def extend(ctx: DemoContext) -> list[str]:
     """Give the demo country its instance signing key (encrypted with ACCORD_FEDERATION_KEK)."""
     kek = FederationSettings().kek_bytes(str(ctx.settings.environment))
     with transaction(ctx.sessions) as s:
-        row = service.init_identity(s, ctx.root, kek, ctx.now)
+        row = identity.init_identity(s, ctx.root, kek, ctx.now)
     return [f"federation: {ctx.root} signs its packages with key {row.key_id} (accord federation identity)"]
 
 
@@ -132,6 +132,7 @@ def run_federation_demo(
     kek = FederationSettings().kek_bytes("development")
     rng = np.random.default_rng(seed)
     start = (utcnow() - dt.timedelta(days=days + 1)).date()
+    end = start + dt.timedelta(days=days - 1)
     world = pd.DataFrame([("WORLD", "World", "", "world", "", None)], columns=PLACE_COLUMNS)
     stores = {"WORLD": _store(workdir / "hub.db", world)}
     trees = {code: _tree(code, name, rng) for code, name in COUNTRIES.items()}
@@ -145,105 +146,11 @@ def run_federation_demo(
     }
     hub_url = instances["WORLD"].url
     try:
-        with transaction(stores["WORLD"]) as s:
-            hub_key = service.init_identity(s, "WORLD", kek).public_key
-        for code, name in COUNTRIES.items():
-            with transaction(stores[code]) as s:
-                me = service.init_identity(s, code, kek)
-                # the hub's key: it signs its reads of this country's outbox
-                service.add_peer(s, "WORLD", "parent", url=hub_url, public_key=hub_key, config={"depth": 1})
-            with transaction(stores["WORLD"]) as s:
-                service.add_peer(
-                    s,
-                    code,
-                    "child",
-                    public_key=me.public_key,
-                    name=name,
-                    url=instances[code].url,
-                    vulnerability=0.7 if code == "BO" else 0.2,
-                )
-        with transaction(stores["WORLD"]) as s:
-            service.add_peer(s, "CE", "child", name="Cerulea (no instance yet)", vulnerability=0.9)
-        end = start + dt.timedelta(days=days - 1)
+        _link(stores, {code: inst.url for code, inst in instances.items()}, kek)
         with httpx.Client(timeout=60) as client:
-            for code in COUNTRIES:
-                with transaction(stores[code]) as s:
-                    service.cut_package(s, kek, start, end)
-                for r in service.push_pending(stores[code], client, kek=kek):
-                    console.print(
-                        f"  {code} -> WORLD: package {r['sequence']} {r['status']}, "
-                        f"{r['result']['new']:,} values, {r['transfer']['bytes']:,} bytes"
-                    )
-            # a correction at Avalon travels as a revision, pulled by the hub
-            city = trees["AV"]["code"].iloc[2]
-            frame = pd.DataFrame(
-                [(city, end, "new_confirmed", 0.0, "duplicate records removed")],
-                columns=["jurisdiction", "date", "indicator", "value", "reason"],
-            )
-            with transaction(stores["AV"]) as s:
-                surveillance.submit(s, frame, actor=SYSTEM, source="demo correction")
-                service.cut_package(s, kek, start, end)
-            for r in service.pull_member(stores["WORLD"], client, "AV", max_skew_seconds=300, kek=kek):
-                console.print(
-                    f"  WORLD pulled AV package {r['sequence']}: {r['status']}, {r['result']['revised']} revised"
-                )
-            # the pool: Borealis and Cerulea need ventilators, Avalon offers them but not to Cerulea
-            day = (end + dt.timedelta(days=10)).isoformat()
-            service.send_signed(
-                stores["BO"],
-                client,
-                kek,
-                "/pool/posts",
-                {"kind": "need", "resource": "ventilators", "quantity": 40, "day": day},
-            )
-            with transaction(stores["WORLD"]) as s:
-                hub.post(s, {"kind": "need", "resource": "ventilators", "quantity": 60, "day": day}, "CE")
-                hub.post(
-                    s,
-                    {
-                        "kind": "offer",
-                        "resource": "ventilators",
-                        "quantity": 25,
-                        "day": end.isoformat(),
-                        "donor": "Twin city of Lyra",
-                    },
-                    "BO",
-                )
-            service.send_signed(
-                stores["AV"],
-                client,
-                kek,
-                "/pool/posts",
-                {"kind": "offer", "resource": "ventilators", "quantity": 80, "day": end.isoformat()},
-            )
-            service.send_signed(
-                stores["AV"], client, kek, "/pool/export-rules", {"resource": "ventilators", "destination": "CE"}
-            )
-            with transaction(stores["WORLD"]) as s:
-                run = hub.run_pool(s, end, 20)
-                proposed = hub.shipments_frame(s, status="proposed")
-            for sid, origin, dest in zip(proposed["id"], proposed["origin"], proposed["destination"], strict=True):
-                for side in {origin, dest} & set(COUNTRIES):
-                    service.send_signed(
-                        stores[side], client, kek, "/pool/answers", {"shipment_id": int(sid), "accept": True}
-                    )
-                if "CE" in (origin, dest):
-                    with transaction(stores["WORLD"]) as s:
-                        hub.answer(s, int(sid), "CE", True)
-            with transaction(stores["AV"]) as s:
-                hub.register_document(
-                    s,
-                    {
-                        "kind": "protocol",
-                        "title": "Ventilator triage protocol",
-                        "language": "en",
-                        "licence": "CC-BY-4.0",
-                        "url": "https://example.org/av/triage",
-                    },
-                    "AV",
-                )
-                docs = hub.local_documents(s)
-            service.send_signed(stores["AV"], client, kek, "/documents", {"documents": docs})
+            _exchange_packages(console, stores, client, kek, trees["AV"]["code"].iloc[2], start, end)
+            run = _pool(stores, client, kek, end)
+            _share_document(stores, client, kek)
         summary = _summary(console, stores["WORLD"], run)
         if serve_seconds > 0:
             console.print(f"hub pages: {hub_url}/public/WORLD  ·  {hub_url}/public/federation")
@@ -261,10 +168,105 @@ def run_federation_demo(
             sessions.kw["bind"].dispose()
 
 
+def _link(stores: dict[str, sessionmaker[Session]], urls: dict[str, str], kek: bytes) -> None:
+    """Give every instance its identity and register each member with the hub (and the hub with it); Cerulea
+    is a member without an instance yet (the hub posts for it)."""
+    with transaction(stores["WORLD"]) as s:
+        hub_key = identity.init_identity(s, "WORLD", kek).public_key
+    for code, name in COUNTRIES.items():
+        with transaction(stores[code]) as s:
+            me = identity.init_identity(s, code, kek)
+            # the hub's key: it signs its reads of this country's outbox
+            peers.add_peer(s, "WORLD", "parent", url=urls["WORLD"], public_key=hub_key, config={"depth": 1})
+        with transaction(stores["WORLD"]) as s:
+            peers.add_peer(
+                s,
+                code,
+                "child",
+                public_key=me.public_key,
+                name=name,
+                url=urls[code],
+                vulnerability=0.7 if code == "BO" else 0.2,
+            )
+    with transaction(stores["WORLD"]) as s:
+        peers.add_peer(s, "CE", "child", name="Cerulea (no instance yet)", vulnerability=0.9)
+
+
+def _exchange_packages(
+    console: Console,
+    stores: dict[str, sessionmaker[Session]],
+    client: httpx.Client,
+    kek: bytes,
+    corrected_city: str,
+    start: dt.date,
+    end: dt.date,
+) -> None:
+    """Every member cuts a package and pushes it to the hub; then a correction at Avalon travels as a revision,
+    pulled by the hub."""
+    for code in COUNTRIES:
+        with transaction(stores[code]) as s:
+            outbox.cut_package(s, kek, start, end)
+        for r in delivery.push_pending(stores[code], client, kek=kek):
+            console.print(
+                f"  {code} -> WORLD: package {r['sequence']} {r['status']}, "
+                f"{r['result']['new']:,} values, {r['transfer']['bytes']:,} bytes"
+            )
+    frame = pd.DataFrame(
+        [(corrected_city, end, "new_confirmed", 0.0, "duplicate records removed")],
+        columns=["jurisdiction", "date", "indicator", "value", "reason"],
+    )
+    with transaction(stores["AV"]) as s:
+        surveillance.submit(s, frame, actor=SYSTEM, source="demo correction")
+        outbox.cut_package(s, kek, start, end)
+    for r in delivery.pull_member(stores["WORLD"], client, "AV", max_skew_seconds=300, kek=kek):
+        console.print(f"  WORLD pulled AV package {r['sequence']}: {r['status']}, {r['result']['revised']} revised")
+
+
+def _pool(stores: dict[str, sessionmaker[Session]], client: httpx.Client, kek: bytes, end: dt.date) -> dict[str, Any]:
+    """The pool: Borealis and Cerulea need ventilators, Avalon offers them but not to Cerulea; the hub runs the
+    pool and both sides of every proposed shipment accept it."""
+    day = (end + dt.timedelta(days=10)).isoformat()
+    need = {"kind": "need", "resource": "ventilators", "quantity": 40, "day": day}
+    delivery.send_signed(stores["BO"], client, kek, "/pool/posts", need)
+    with transaction(stores["WORLD"]) as s:
+        hub.post(s, {"kind": "need", "resource": "ventilators", "quantity": 60, "day": day}, "CE")
+        donated = {"kind": "offer", "resource": "ventilators", "quantity": 25, "day": end.isoformat()}
+        hub.post(s, {**donated, "donor": "Twin city of Lyra"}, "BO")
+    offer = {"kind": "offer", "resource": "ventilators", "quantity": 80, "day": end.isoformat()}
+    delivery.send_signed(stores["AV"], client, kek, "/pool/posts", offer)
+    rule = {"resource": "ventilators", "destination": "CE"}
+    delivery.send_signed(stores["AV"], client, kek, "/pool/export-rules", rule)
+    with transaction(stores["WORLD"]) as s:
+        run = hub.run_pool(s, end, 20)
+        proposed = hub.shipments_frame(s, status="proposed")
+    for sid, origin, dest in zip(proposed["id"], proposed["origin"], proposed["destination"], strict=True):
+        for side in {origin, dest} & set(COUNTRIES):
+            delivery.send_signed(stores[side], client, kek, "/pool/answers", {"shipment_id": int(sid), "accept": True})
+        if "CE" in (origin, dest):
+            with transaction(stores["WORLD"]) as s:
+                hub.answer(s, int(sid), "CE", True)
+    return run
+
+
+def _share_document(stores: dict[str, sessionmaker[Session]], client: httpx.Client, kek: bytes) -> None:
+    """Avalon registers a protocol and shares its documents with the hub."""
+    document = {
+        "kind": "protocol",
+        "title": "Ventilator triage protocol",
+        "language": "en",
+        "licence": "CC-BY-4.0",
+        "url": "https://example.org/av/triage",
+    }
+    with transaction(stores["AV"]) as s:
+        hub.register_document(s, document, "AV")
+        docs = hub.local_documents(s)
+    delivery.send_signed(stores["AV"], client, kek, "/documents", {"documents": docs})
+
+
 def _summary(console: Console, hub_sessions: sessionmaker[Session], run: dict[str, Any]) -> dict[str, Any]:
     fed = FederationSettings()
     with transaction(hub_sessions) as s:
-        members = service.member_status(s, utcnow(), fed.silent_after_hours)
+        members = peers.member_status(s, utcnow(), fed.silent_after_hours)
         world = surveillance.series(s, "WORLD", "new_confirmed")
         shipments = hub.shipments_frame(s)
     table = Table("member", "state", "packages applied", "refused", title="members of WORLD")

@@ -192,35 +192,10 @@ def run_pool(
     now = now or utcnow()
     if not 1 <= days <= MAX_POOL_DAYS:
         raise AccordError("invalid horizon", [Problem(f"days must be 1..{MAX_POOL_DAYS}", field="days")])
-    end = start + timedelta(days=days - 1)
     posts = list(session.scalars(select(PoolPost).where(PoolPost.status == "open")))
     for s in session.scalars(select(PoolShipment).where(PoolShipment.status == "proposed")):
         s.status = "withdrawn"
-    committed = _accepted_out(session)
-    received = _received(session)
-    needs, offers = [], []
-    for p in sorted(posts, key=lambda p: (p.day, p.id)):
-        offset = min(max((p.day - start).days, 0), days - 1)
-        if p.kind == "need":
-            covered = min(received.get((p.member, p.resource), 0.0), p.quantity)
-            received[(p.member, p.resource)] = received.get((p.member, p.resource), 0.0) - covered
-            if p.quantity - covered > 1e-9 and p.day >= start:
-                needs.append(pool.Need(p.member, p.resource, p.quantity - covered, offset))
-        elif p.day <= end:
-            left = p.quantity - committed.get(p.id, 0.0)
-            if left > 1e-9:
-                offers.append(
-                    pool.Offer(
-                        p.id,
-                        p.member,
-                        p.resource,
-                        left,
-                        offset,
-                        p.price,
-                        p.donor,
-                        tuple(p.earmark) if p.earmark else None,
-                    )
-                )
+    needs, offers = _open_posts(posts, start, days, _accepted_out(session), _received(session))
     members = {m.code: m.vulnerability for m in session.scalars(select(Peer).where(Peer.role == "child"))}
     bans = [pool.ExportBan(r.member, r.resource, r.destination) for r in session.scalars(select(ExportRule))]
     lanes = {(g.origin, g.destination): g.lead_days for g in session.scalars(select(GreenChannel))}
@@ -238,6 +213,45 @@ def run_pool(
             default_lead_days=default_lead_days,
         )
     )
+    _propose(session, run_id, result, start, now)
+    return {
+        "run_id": run_id,
+        "shipments": len(result.shipments),
+        "needs": len(needs),
+        "offers": len(offers),
+        "solve_seconds": result.plan.solve_seconds,
+        "unmet": result.unmet.to_dict(orient="records"),
+    }
+
+
+def _open_posts(
+    posts: list[PoolPost],
+    start: date,
+    days: int,
+    committed: dict[int, float],
+    received: dict[tuple[str, str], float],
+) -> tuple[list[pool.Need], list[pool.Offer]]:
+    """What is left to allocate, day by day: needs less what their member already received (from ``start``
+    on), offers less what accepted shipments already committed (available by the last day)."""
+    end = start + timedelta(days=days - 1)
+    needs, offers = [], []
+    for p in sorted(posts, key=lambda p: (p.day, p.id)):
+        offset = min(max((p.day - start).days, 0), days - 1)
+        if p.kind == "need":
+            covered = min(received.get((p.member, p.resource), 0.0), p.quantity)
+            received[(p.member, p.resource)] = received.get((p.member, p.resource), 0.0) - covered
+            if p.quantity - covered > 1e-9 and p.day >= start:
+                needs.append(pool.Need(p.member, p.resource, p.quantity - covered, offset))
+        elif p.day <= end:
+            left = p.quantity - committed.get(p.id, 0.0)
+            if left > 1e-9:
+                earmark = tuple(p.earmark) if p.earmark else None
+                offers.append(pool.Offer(p.id, p.member, p.resource, left, offset, p.price, p.donor, earmark))
+    return needs, offers
+
+
+def _propose(session: Session, run_id: int, result: pool.PoolPlan, start: date, now: datetime) -> None:
+    """Store the run's shipments as proposals for both sides to answer."""
     for row in result.shipments.to_dict(orient="records"):
         session.add(
             PoolShipment(
@@ -255,14 +269,6 @@ def run_pool(
             )
         )
     session.flush()
-    return {
-        "run_id": run_id,
-        "shipments": len(result.shipments),
-        "needs": len(needs),
-        "offers": len(offers),
-        "solve_seconds": result.plan.solve_seconds,
-        "unmet": result.unmet.to_dict(orient="records"),
-    }
 
 
 def _received(session: Session) -> dict[tuple[str, str], float]:

@@ -15,7 +15,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader
 from accord.db import utcnow
 from accord.disclosure import pages as disclosure_pages
 from accord.disclosure.pages import Ctx
-from accord.federation import hub, service
+from accord.federation import hub, identity, peers
 from accord.federation.api import fed_settings
 from accord.federation.api import router as api_router
 from accord.web import tables
@@ -34,8 +34,8 @@ env = Environment(
 def federation_page(request: Request, session: SessionDep, q: str = "") -> Response:
     now = utcnow()
     settings = fed_settings()
-    members = service.member_status(session, now, settings.silent_after_hours)
-    me = service.active_key_row(session, required=False)
+    members = peers.member_status(session, now, settings.silent_after_hours)
+    me = identity.active_key_row(session, required=False)
     ctx = Ctx(request, q=q)
     html = env.get_template("federation.html").render(
         ctx=ctx,
@@ -55,7 +55,7 @@ def federation_page(request: Request, session: SessionDep, q: str = "") -> Respo
 @router.get(".{ext}")
 def federation_twin(ext: str, session: SessionDep) -> Response:
     now = utcnow()
-    frame = service.member_status(session, now, fed_settings().silent_after_hours)
+    frame = peers.member_status(session, now, fed_settings().silent_after_hours)
     if ext not in ("json", "csv"):
         ext = "json"
     return tables.render(frame, ext, "federation_members", {"as_of": now.isoformat()})

@@ -101,27 +101,52 @@ def _check(problem: PoolProblem) -> None:
         raise AccordError("the pool cannot be solved", problems[:50], total=len(problems))
 
 
-def _groups(offers: Sequence[Offer]) -> tuple[list[tuple[str, str, float, tuple[str, ...] | None]], np.ndarray]:
+#: offer groups: (member, donor, price, earmark), one supply node each
+Groups = list[tuple[str, str, float, tuple[str, ...] | None]]
+
+
+def _groups(offers: Sequence[Offer]) -> tuple[Groups, np.ndarray]:
     keys = [(o.member, o.donor, o.price, o.earmark) for o in offers]
     distinct = list(dict.fromkeys(keys))
     index = {k: i for i, k in enumerate(distinct)}
     return distinct, np.array([index[k] for k in keys], dtype=np.int64)
 
 
-def build(
-    problem: PoolProblem,
-) -> tuple[optimiser.AllocationProblem, list[tuple[str, str, float, tuple[str, ...] | None]]]:
+def build(problem: PoolProblem) -> tuple[optimiser.AllocationProblem, Groups]:
     """The optimiser's problem for the pool, and the offer groups behind its supply nodes (in node order)."""
     _check(problem)
     resources = tuple(sorted({n.resource for n in problem.needs} | {o.resource for o in problem.offers}))
     needers = sorted({n.member for n in problem.needs})
     groups, group_of = _groups(problem.offers)
     nodes = (*needers, *(f"offer:{g[0]}:{i}" for i, g in enumerate(groups)))
-    n_need, n_nodes, n_res, days = len(needers), len(needers) + len(groups), len(resources), problem.days
+    n_nodes, n_res = len(needers) + len(groups), len(resources)
     r_of = {r: i for i, r in enumerate(resources)}
-    m_of = {m: i for i, m in enumerate(needers)}
+    demand, supply = _demand_supply(problem, needers, group_of, r_of, n_nodes)
+    vulnerability = np.array([problem.vulnerability.get(m, 0.0) for m in needers] + [0.0] * len(groups))
+    return (
+        optimiser.AllocationProblem(
+            nodes=tuple(nodes),
+            resources=resources,
+            reusable=np.zeros(n_res, dtype=bool),
+            use_days=np.ones(n_res, dtype=np.int64),
+            days=problem.days,
+            initial_stock=np.zeros((n_nodes, n_res)),
+            supply=supply,
+            demand=demand,
+            routes=_routes(problem, needers, groups, r_of),
+            priority=1.0 + problem.vulnerability_weight * np.clip(vulnerability, 0.0, 1.0),
+        ),
+        groups,
+    )
 
-    demand = np.zeros((n_nodes, n_res, days))
+
+def _demand_supply(
+    problem: PoolProblem, needers: list[str], group_of: np.ndarray, r_of: dict[str, int], n_nodes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(nodes, resources, days) needs at the needing members' nodes, offers at their groups' nodes."""
+    n_need, days = len(needers), problem.days
+    m_of = {m: i for i, m in enumerate(needers)}
+    demand = np.zeros((n_nodes, len(r_of), days))
     if problem.needs:
         np.add.at(
             demand,
@@ -132,7 +157,7 @@ def build(
             ),
             [n.quantity for n in problem.needs],
         )
-    supply = np.zeros((n_nodes, n_res, days))
+    supply = np.zeros((n_nodes, len(r_of), days))
     if problem.offers:
         np.add.at(
             supply,
@@ -143,8 +168,13 @@ def build(
             ),
             [o.quantity for o in problem.offers],
         )
+    return demand, supply
 
-    # routes: every offer group to every member with a need (not its own), within its earmark
+
+def _routes(problem: PoolProblem, needers: list[str], groups: Groups, r_of: dict[str, int]) -> optimiser.Routes:
+    """Every offer group to every member with a need (not its own), within its earmark; export bans close a
+    route for a resource (or all); lead times from the green channels, else the default."""
+    n_need, n_res = len(needers), len(r_of)
     grid_origin, grid_dest = np.meshgrid(np.arange(len(groups)), np.arange(n_need), indexing="ij")
     origin, dest = grid_origin.ravel(), grid_dest.ravel()
     group_member = np.array([g[0] for g in groups], dtype=object)
@@ -170,28 +200,12 @@ def build(
         dtype=np.int64,
     )
     price = np.array([g[2] for g in groups], dtype=np.float64)
-    routes = optimiser.Routes(
+    return optimiser.Routes(
         origin=(n_need + origin).astype(np.int64),
         destination=dest.astype(np.int64),
         lead_days=lead,
         unit_cost=1.0 + problem.price_weight * price[origin],
         allowed=allowed,
-    )
-    vulnerability = np.array([problem.vulnerability.get(m, 0.0) for m in needers] + [0.0] * len(groups))
-    return (
-        optimiser.AllocationProblem(
-            nodes=tuple(nodes),
-            resources=resources,
-            reusable=np.zeros(n_res, dtype=bool),
-            use_days=np.ones(n_res, dtype=np.int64),
-            days=days,
-            initial_stock=np.zeros((n_nodes, n_res)),
-            supply=supply,
-            demand=demand,
-            routes=routes,
-            priority=1.0 + problem.vulnerability_weight * np.clip(vulnerability, 0.0, 1.0),
-        ),
-        groups,
     )
 
 
@@ -219,7 +233,7 @@ def solve(problem: PoolProblem, options: optimiser.Options | None = None) -> Poo
 def _name_offers(
     flows: pd.DataFrame,
     offers: Sequence[Offer],
-    groups: list[tuple[str, str, float, tuple[str, ...] | None]],
+    groups: Groups,
     n_need: int,
     nodes: tuple[str, ...],
 ) -> pd.DataFrame:

@@ -2,7 +2,7 @@
 
 Keys: a national root for the demo country and one issuer key per province, a signed trust list, the default
 rule set. Statuses: from tracing's persons when the tracing demo created some (inputs from
-``tracing.service.health_inputs`` and ``policy.service.risk_levels``), otherwise from a documented sample of
+``tracing.person_status.health_inputs`` and ``policy.risk_areas.risk_levels``), otherwise from a documented sample of
 500 synthetic persons (see :func:`sample_population`). Then one code is issued per person (the demo holder's
 initials and day of birth are drawn from the seeded stream: tracing keeps identities encrypted and the demo
 does not decrypt them), and a demo employer with three employees is registered.

@@ -209,13 +209,13 @@ def inputs_from_tracing(session: Session, now: datetime, changed_since: datetime
     ancestor with an active issuer key). Records merged into another person are left out."""
     from accord.places import service as places
 
-    health_inputs = _other("accord.tracing.service", "health_inputs")
+    health_inputs = _other("accord.tracing.person_status", "health_inputs")
     if health_inputs is None:
         raise NotFound("tracing does not provide health_inputs yet, so statuses cannot be computed from cases")
     frame = health_inputs(session, changed_since=changed_since)
     if "merged_into" in frame:
         frame = frame[frame["merged_into"].isna()]
-    risk_levels = _other("accord.policy.service", "risk_levels")
+    risk_levels = _other("accord.policy.risk_areas", "risk_levels")
     levels: dict[str, str] = risk_levels(session, now.date()) if risk_levels else {}
     index = places.load_index(session)
     classified = nearest_ancestor(index, set(levels))
@@ -315,7 +315,7 @@ def effective(row: PersonStatus, now: datetime) -> tuple[str, str]:
 def person_place(session: Session, row: PersonStatus) -> str | None:
     """Where a person belongs, for scope: their residence when tracing knows them, else the jurisdiction whose
     key signs their codes (the only place a status loaded without tracing carries)."""
-    residence_of = _other("accord.tracing.service", "residence_of")
+    residence_of = _other("accord.tracing.persons", "residence_of")
     return (residence_of(session, row.person_id) if residence_of else None) or row.jurisdiction
 
 
@@ -344,8 +344,8 @@ def holder_identity(session: Session, actor: Actor, row: PersonStatus) -> tuple[
     tracing (an audited read of personal data, under tracing's own role and scope rules)."""
     if row.initials and row.birth_day:
         return row.initials, row.birth_day
-    residence_of = _other("accord.tracing.service", "residence_of")
-    read_identity = _other("accord.tracing.service", "read_identity")
+    residence_of = _other("accord.tracing.persons", "residence_of")
+    read_identity = _other("accord.tracing.persons", "read_identity")
     if residence_of is None or read_identity is None or residence_of(session, row.person_id) is None:
         return row.initials, row.birth_day
     identity = read_identity(session, actor, row.person_id, "issue a health code")

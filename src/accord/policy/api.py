@@ -13,8 +13,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from accord.errors import AccordError, Problem
-from accord.policy import indices, risk, service
-from accord.policy.service import MeasureInput
+from accord.policy import in_force as measures_in_force
+from accord.policy import indices, measures, risk
+from accord.policy import risk_areas as risk_area_store
+from accord.policy.measures import MeasureInput
 from accord.web import tables
 from accord.web.deps import SessionDep, UserDep
 from accord.web.params import Day, Offset, PathId
@@ -96,7 +98,7 @@ def list_measures(
     offset: Offset = 0,
     fmt: FormatQ = None,
 ) -> Response:
-    rows, total = service.list_measures(
+    rows, total = measures.list_measures(
         session, jurisdiction, indicator=indicator, on=on, kind=kind, limit=limit, offset=offset
     )
     frame = pd.DataFrame(rows, columns=list(rows[0]) if rows else ["id"])
@@ -116,14 +118,14 @@ def add_measure(body: MeasureIn, session: SessionDep, actor: UserDep) -> dict[st
         body.notes,
         body.source,
     )
-    m = service.add_measure(session, actor, data)
+    m = measures.add_measure(session, actor, data)
     session.commit()
-    return service.measure_dict(m, body.jurisdiction, "")
+    return measures.measure_dict(m, body.jurisdiction, "")
 
 
 @router.post("/measures/{measure_id}/end", summary="Lift a measure: set its last day")
 def end_measure(measure_id: PathId, body: EndIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
-    m = service.end_measure(session, actor, measure_id, body.end)
+    m = measures.end_measure(session, actor, measure_id, body.end)
     session.commit()
     return {"id": m.id, "end": body.end.isoformat()}
 
@@ -133,7 +135,7 @@ def in_force(code: str, session: SessionDep, on: Day) -> dict[str, Any]:
     return {
         "jurisdiction": code,
         "date": on.isoformat(),
-        "data": [f.as_dict() for f in service.in_force(session, code, on)],
+        "data": [f.as_dict() for f in measures_in_force.in_force(session, code, on)],
     }
 
 
@@ -143,7 +145,7 @@ def index_series(
 ) -> Response:
     if (end - start).days > 1100 or end < start:
         raise AccordError("the dates are not valid", [Problem("give start <= end, at most 1,100 days", field="end")])
-    frame = service.index_series(session, code, start, end)
+    frame = measures_in_force.index_series(session, code, start, end)
     return tables.render(plain(frame), tables.choose(request, fmt), f"indices-{code}", {"jurisdiction": code})
 
 
@@ -155,32 +157,32 @@ def inbox(
     unread: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
-    return {"jurisdiction": code, "data": service.inbox(session, actor, code, unread_only=unread, limit=limit)}
+    return {"jurisdiction": code, "data": measures.inbox(session, actor, code, unread_only=unread, limit=limit)}
 
 
 @router.post("/inbox/{code}/read", summary="Mark a jurisdiction's inbox read")
 def inbox_read(code: str, session: SessionDep, actor: UserDep) -> dict[str, Any]:
-    n = service.mark_read(session, actor, code)
+    n = measures.mark_read(session, actor, code)
     session.commit()
     return {"jurisdiction": code, "marked": n}
 
 
 @router.get("/risk/rules", summary="The published versions of the risk rule")
 def risk_rules(session: SessionDep) -> dict[str, Any]:
-    return {"data": service.list_rules(session)}
+    return {"data": risk_area_store.list_rules(session)}
 
 
 @router.post("/risk/rules", status_code=201, summary="Publish a new version of the risk rule")
 def publish_rule(body: RuleIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
-    rule = service.publish_rule(session, actor, risk.RiskRule(**body.model_dump()))
+    rule = risk_area_store.publish_rule(session, actor, risk.RiskRule(**body.model_dump()))
     session.commit()
     return {**rule.as_dict(), "description": rule.describe()}
 
 
 @router.post("/risk/classify", summary="Classify every jurisdiction at the rule's level for each day")
 def classify(body: ClassifyIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
-    rule = service.current_rule(session, body.rule)
-    out = service.classify(session, actor, body.root, body.start, body.end, rule=rule)
+    rule = risk_area_store.current_rule(session, body.rule)
+    out = risk_area_store.classify(session, actor, body.root, body.start, body.end, rule=rule)
     session.commit()
     counts = {str(k): int(v) for k, v in out.frame["level"].value_counts().items()}
     return {"rule": rule.version, "region_days": len(out.frame), **counts}
@@ -195,18 +197,18 @@ def risk_areas(
     rule: Annotated[str | None, Query(max_length=40)] = None,
     fmt: FormatQ = None,
 ) -> Response:
-    table = service.risk_table(session, on, rule)
+    table = risk_area_store.risk_table(session, on, rule)
     if level:
         if level not in risk.LEVELS:
             raise AccordError("unknown risk level", [Problem(f"'{level}' is not high, medium or low", field="level")])
         table = table[table["level"] == level]
     table = table.drop(columns=["computed_at"])
-    version = rule or service.current_rule(session).version
+    version = rule or risk_area_store.current_rule(session).version
     meta = {"date": on.isoformat(), "rule": version}
     return tables.render(plain(table), tables.choose(request, fmt), f"risk-{on}", meta)
 
 
 @router.get("/risk/{code}/history", summary="Every stored classification of one jurisdiction")
 def risk_history(request: Request, code: str, session: SessionDep, fmt: FormatQ = None) -> Response:
-    frame = service.risk_history(session, code)
+    frame = risk_area_store.risk_history(session, code)
     return tables.render(plain(frame), tables.choose(request, fmt), f"risk-history-{code}", {"jurisdiction": code})

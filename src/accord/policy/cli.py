@@ -23,8 +23,9 @@ from sqlalchemy import select
 from accord import clikit
 from accord.errors import AccordError
 from accord.places.model import Jurisdiction
-from accord.policy import risk, service
-from accord.policy.service import MeasureInput
+from accord.policy import in_force as measures_in_force
+from accord.policy import measures, oxcgrt_import, risk, risk_areas
+from accord.policy.measures import MeasureInput
 
 app = typer.Typer(
     help="Interventions: measures registry, directives down the tree, risk areas, scenarios.", no_args_is_help=True
@@ -87,7 +88,7 @@ def import_oxcgrt(
     with _errors(), clikit.session_scope() as session:
         actor = clikit.actor_from(session, user)
         with clikit.console.status(f"importing {file.name}"):
-            result = service.import_oxcgrt(session, actor, file, mapping)
+            result = oxcgrt_import.import_oxcgrt(session, actor, file, mapping)
     took = time.perf_counter() - started
     what = f"{result.measures:,} measures" if result.kind == "measures" else f"{result.index_values:,} index values"
     clikit.console.print(
@@ -123,7 +124,7 @@ def measure_add(
         source,
     )
     with _errors(), clikit.session_scope() as session:
-        m = service.add_measure(session, clikit.actor_from(session, user), data)
+        m = measures.add_measure(session, clikit.actor_from(session, user), data)
         mid = m.id
     clikit.console.print(f"measure {mid} issued at {jurisdiction}; the inboxes of its subtree are notified")
 
@@ -136,7 +137,7 @@ def measure_end(
 ) -> None:
     """Lift a measure from a day on (its last day is --on)."""
     with _errors(), clikit.session_scope() as session:
-        service.end_measure(session, clikit.actor_from(session, user), measure_id, clikit.parse_day(on))
+        measures.end_measure(session, clikit.actor_from(session, user), measure_id, clikit.parse_day(on))
     clikit.console.print(f"measure {measure_id} ends on {on}")
 
 
@@ -151,7 +152,7 @@ def measure_list(
 ) -> None:
     """List registered measures, newest first."""
     with _errors(), clikit.session_scope() as session:
-        rows, total = service.list_measures(
+        rows, total = measures.list_measures(
             session, at, indicator=indicator.upper() if indicator else None, on=_day(on), kind=kind, limit=limit
         )
     cols = ["id", "jurisdiction", "indicator", "level", "targeted", "start", "end", "allow_relaxation", "kind", "notes"]
@@ -166,7 +167,7 @@ def in_force(
 ) -> None:
     """What is in force at a place on a day, and who ordered it."""
     with _errors(), clikit.session_scope() as session:
-        rows = [f.as_dict() for f in service.in_force(session, code, clikit.parse_day(date))]
+        rows = [f.as_dict() for f in measures_in_force.in_force(session, code, clikit.parse_day(date))]
     flat = [
         {
             **{k: r[k] for k in ("indicator", "indicator_name", "level", "level_label", "targeted", "ordered_by")},
@@ -194,9 +195,9 @@ def inbox(
     """Directives that reached a jurisdiction from itself or above, newest first."""
     with _errors(), clikit.session_scope() as session:
         actor = clikit.actor_from(session, user)
-        rows = service.inbox(session, actor, code, unread_only=unread, limit=limit)
+        rows = measures.inbox(session, actor, code, unread_only=unread, limit=limit)
         if mark_read:
-            service.mark_read(session, actor, code)
+            measures.mark_read(session, actor, code)
     flat = [
         {
             "id": r["id"],
@@ -231,7 +232,7 @@ def risk_classify(
     counts: dict[str, int] = {}
     with _errors(), clikit.session_scope() as session:
         actor = clikit.actor_from(session, user)
-        the_rule = service.current_rule(session, rule)
+        the_rule = risk_areas.current_rule(session, rule)
         roots = (
             [root] if root else list(session.scalars(select(Jurisdiction.code).where(Jurisdiction.parent_id.is_(None))))
         )
@@ -242,7 +243,7 @@ def risk_classify(
             for r in roots:
                 for first in chunks:
                     last = min(end, first + dt.timedelta(days=30))
-                    out = service.classify(session, actor, r, first, last, rule=the_rule)
+                    out = risk_areas.classify(session, actor, r, first, last, rule=the_rule)
                     for level, n in out.frame["level"].value_counts().items():
                         counts[str(level)] = counts.get(str(level), 0) + int(n)
                     progress.advance(task)
@@ -261,7 +262,7 @@ def risk_list(
     if level is not None and level not in risk.LEVELS:
         clikit.fail(f"--level '{level}': use high, medium or low")
     with _errors(), clikit.session_scope() as session:
-        table = service.risk_table(session, clikit.parse_day(date), rule)
+        table = risk_areas.risk_table(session, clikit.parse_day(date), rule)
     if level:
         table = table[table["level"] == level]
     rows = [{str(k): v for k, v in r.items()} for r in table.drop(columns=["computed_at"]).to_dict("records")]
@@ -272,7 +273,7 @@ def risk_list(
 def risk_rules(fmt: FormatOpt = "table") -> None:
     """The published rule versions."""
     with _errors(), clikit.session_scope() as session:
-        rows = service.list_rules(session)
+        rows = risk_areas.list_rules(session)
     _emit(rows, fmt, ["version", "created_at", "description"], "risk rules")
 
 
@@ -291,5 +292,5 @@ def risk_publish_rule(
     with _errors():
         rule = risk.RiskRule(version, level, window_days, high_cases, medium_cases, cluster_cases, high_needs_cluster)
         with clikit.session_scope() as session:
-            service.publish_rule(session, clikit.actor_from(session, user), rule)
+            risk_areas.publish_rule(session, clikit.actor_from(session, user), rule)
     clikit.console.print(f"risk rule {version} published: {rule.describe()}", highlight=False)

@@ -11,8 +11,8 @@ from accord.auth.roles import SYSTEM
 from accord.db import transaction
 from accord.demo import outbreak
 from accord.demo.context import DemoContext
-from accord.policy import service
-from accord.policy.service import MeasureInput
+from accord.policy import measures, risk_areas
+from accord.policy.measures import MeasureInput
 
 #: the day of the run the simulated outbreak locks down (its default; the demo does not change it)
 LOCKDOWN_DAY: int = inspect.signature(outbreak.simulate_outbreak).parameters["lockdown_day"].default
@@ -50,8 +50,8 @@ def extend(ctx: DemoContext) -> list[str]:
     city, province = _hardest_hit_city(ctx)
     with transaction(ctx.sessions) as s:
         for order in _national_orders(ctx.root, lockdown):
-            service.add_measure(s, SYSTEM, order)
-        service.add_measure(
+            measures.add_measure(s, SYSTEM, order)
+        measures.add_measure(
             s,
             SYSTEM,
             MeasureInput(
@@ -67,7 +67,7 @@ def extend(ctx: DemoContext) -> list[str]:
         # a province reopens schools partly, which the national order allows
         others = sorted(set(ctx.geo.loc[ctx.geo["level"] == "province", "code"]) - {province})
         other = others[0] if others else province
-        service.add_measure(
+        measures.add_measure(
             s,
             SYSTEM,
             MeasureInput(other, "C1", 2, lockdown + dt.timedelta(days=45), None, notes="secondary schools reopen"),
@@ -75,7 +75,7 @@ def extend(ctx: DemoContext) -> list[str]:
     last = (ctx.now - dt.timedelta(days=1)).date()
     first = min(ctx.start + dt.timedelta(days=13), last)  # the first 13 days only fill the first window
     with transaction(ctx.sessions) as s:
-        out = service.classify(s, SYSTEM, ctx.root, first, last)
+        out = risk_areas.classify(s, SYSTEM, ctx.root, first, last)
     latest = out.frame[out.frame["date"] == last]["level"].value_counts()
     peak = out.frame.groupby("date")["level"].apply(lambda x: int((x == "high").sum()))
     peak_day = str(peak.idxmax()) if len(peak) else str(last)

@@ -27,7 +27,7 @@ from accord.disclosure.pages import Ctx
 from accord.errors import AccordError, NotFound
 from accord.places import service as places
 from accord.places.model import Jurisdiction
-from accord.policy import indices, risk, service
+from accord.policy import in_force, indices, measures, risk, risk_areas
 from accord.policy.api import plain as api_plain
 from accord.policy.api import router as api_router
 from accord.web import tables
@@ -170,14 +170,14 @@ def _risk(request: Request, session: SessionDep, ext: str) -> Response:
     if level not in (None, *risk.LEVELS):
         level = None
     try:
-        days = service.classified_days(session)
+        days = risk_areas.classified_days(session)
         day = _date(request, days[-1] if days else None)
     except AccordError as exc:
         if ext != "html":
             raise
         return _problem(request, exc, "/public/policy/risk")
-    rule = service.current_rule(session)
-    table = service.risk_table(session, day, rule.version) if day else pd.DataFrame(columns=["jurisdiction"])
+    rule = risk_areas.current_rule(session)
+    table = risk_areas.risk_table(session, day, rule.version) if day else pd.DataFrame(columns=["jurisdiction"])
     counts = {k: int((table["level"] == k).sum()) if len(table) else 0 for k in risk.LEVELS}
     shown = table[table["level"] == level] if level and len(table) else table
     ctx = Ctx(request, date=day.isoformat() if day else None, level=level)
@@ -224,7 +224,7 @@ def in_force_page(request: Request, session: SessionDep, name: str) -> Response:
         place = places.get(session, code)
         day = _date(request, dt.datetime.now(dt.UTC).date())
         assert day is not None
-        entries = [f.as_dict() for f in service.in_force(session, code, day)]
+        entries = [f.as_dict() for f in in_force.in_force(session, code, day)]
     except AccordError as exc:
         if ext != "html":
             raise
@@ -288,7 +288,7 @@ def _measures(request: Request, session: SessionDep, ext: str) -> Response:
     except ValueError:
         page_no = 1
     try:
-        rows, total = service.list_measures(
+        rows, total = measures.list_measures(
             session, code, indicator=indicator, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE
         )
     except NotFound as exc:

@@ -16,7 +16,18 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from accord.errors import AccordError, Problem
-from accord.resources import service, warning
+from accord.resources import (
+    capacity_import,
+    catalog_store,
+    early_warning,
+    ledger_store,
+    movements,
+    needs_offers,
+    network,
+    plans,
+    shipments,
+    warning,
+)
 from accord.web import tables
 from accord.web.deps import ActorDep, SessionDep, UploadDep, UserDep
 from accord.web.params import Day, PathId
@@ -110,12 +121,12 @@ def _table(request: Request, frame: Any, fmt: str | None, name: str, **meta: Any
 # ------------------------------------------------------------------------------------------ catalog
 @router.get("/catalog")
 def get_catalog(request: Request, session: SessionDep, format: str | None = None) -> Response:
-    return _table(request, service.catalog_frame(session), format, "resources")
+    return _table(request, catalog_store.catalog_frame(session), format, "resources")
 
 
 @router.get("/rules")
 def get_rules(request: Request, session: SessionDep, format: str | None = None) -> Response:
-    return _table(request, service.rules_frame(session), format, "need-rules")
+    return _table(request, catalog_store.rules_frame(session), format, "need-rules")
 
 
 # ------------------------------------------------------------------------------------------- ledger
@@ -128,7 +139,7 @@ def get_stock(
     resource: str | None = None,
     format: str | None = None,
 ) -> Response:
-    frame = service.stock(session, root, at, resource)
+    frame = ledger_store.stock(session, root, at, resource)
     return _table(request, frame, format, f"stock-{root}", root=root, date=(at or date.today()).isoformat())
 
 
@@ -137,21 +148,21 @@ def get_transactions(
     request: Request, session: SessionDep, root: str, limit: int = 200, format: str | None = None
 ) -> Response:
     return _table(
-        request, service.transactions_frame(session, root, min(max(limit, 1), 5000)), format, f"ledger-{root}"
+        request, movements.transactions_frame(session, root, min(max(limit, 1), 5000)), format, f"ledger-{root}"
     )
 
 
 @router.post("/movements", status_code=201)
 def post_movement(body: MovementIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
-    txn = service.post_movement(
+    txn = movements.post_movement(
         session,
         actor,
         body.movement,
         resource=body.resource,
         quantity=body.quantity,
         unit=body.unit,
-        source=service.parse_side(body.source),
-        target=service.parse_side(body.target),
+        source=movements.parse_side(body.source),
+        target=movements.parse_side(body.target),
         day=body.day,
         memo=body.memo,
     )
@@ -160,7 +171,7 @@ def post_movement(body: MovementIn, session: SessionDep, actor: UserDep) -> dict
 
 @router.post("/transactions/{txn_id}/reversal", status_code=201)
 def post_reversal(txn_id: PathId, body: ReversalIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
-    rev = service.reverse_transaction(session, actor, txn_id, body.reason)
+    rev = movements.reverse_transaction(session, actor, txn_id, body.reason)
     return {"transaction": rev.id, "reverses": txn_id}
 
 
@@ -169,12 +180,12 @@ def post_reversal(txn_id: PathId, body: ReversalIn, session: SessionDep, actor: 
 def get_needs(
     request: Request, session: SessionDep, root: str, status: str | None = None, format: str | None = None
 ) -> Response:
-    return _table(request, service.needs_frame(session, root, status), format, f"needs-{root}")
+    return _table(request, needs_offers.needs_frame(session, root, status), format, f"needs-{root}")
 
 
 @router.post("/needs", status_code=201)
 def post_need(body: NeedIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
-    n = service.post_need(
+    n = needs_offers.post_need(
         session,
         actor,
         body.jurisdiction,
@@ -190,7 +201,7 @@ def post_need(body: NeedIn, session: SessionDep, actor: UserDep) -> dict[str, An
 
 @router.post("/needs/{need_id}/close")
 def close_need(need_id: PathId, session: SessionDep, actor: UserDep) -> dict[str, Any]:
-    service.close_need(session, actor, need_id)
+    needs_offers.close_need(session, actor, need_id)
     return {"need": need_id, "status": "closed"}
 
 
@@ -198,12 +209,12 @@ def close_need(need_id: PathId, session: SessionDep, actor: UserDep) -> dict[str
 def get_offers(
     request: Request, session: SessionDep, root: str, status: str | None = None, format: str | None = None
 ) -> Response:
-    return _table(request, service.offers_frame(session, root, status), format, f"offers-{root}")
+    return _table(request, needs_offers.offers_frame(session, root, status), format, f"offers-{root}")
 
 
 @router.post("/offers", status_code=201)
 def post_offer(body: OfferIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
-    o = service.post_offer(
+    o = needs_offers.post_offer(
         session,
         actor,
         body.jurisdiction,
@@ -223,19 +234,19 @@ def post_offer(body: OfferIn, session: SessionDep, actor: UserDep) -> dict[str, 
 
 @router.post("/offers/{offer_id}/close")
 def close_offer(offer_id: PathId, session: SessionDep, actor: UserDep) -> dict[str, Any]:
-    service.close_offer(session, actor, offer_id)
+    needs_offers.close_offer(session, actor, offer_id)
     return {"offer": offer_id, "status": "closed"}
 
 
 # ---------------------------------------------------------------------------------- routes, pairing
 @router.get("/routes")
 def get_routes(request: Request, session: SessionDep, format: str | None = None) -> Response:
-    return _table(request, service.routes_frame(session), format, "routes")
+    return _table(request, network.routes_frame(session), format, "routes")
 
 
 @router.put("/routes")
 def put_route(body: RouteIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
-    r = service.set_route(
+    r = network.set_route(
         session,
         actor,
         body.origin,
@@ -250,19 +261,19 @@ def put_route(body: RouteIn, session: SessionDep, actor: UserDep) -> dict[str, A
 
 @router.get("/pairings")
 def get_pairings(request: Request, session: SessionDep, format: str | None = None) -> Response:
-    return _table(request, service.pairings_frame(session), format, "pairings")
+    return _table(request, network.pairings_frame(session), format, "pairings")
 
 
 @router.put("/pairings")
 def put_pairing(body: PairingIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
-    p = service.set_pairing(session, actor, body.supporter, body.supported, exclusive=body.exclusive, note=body.note)
+    p = network.set_pairing(session, actor, body.supporter, body.supported, exclusive=body.exclusive, note=body.note)
     return {"pairing": p.id, "exclusive": p.exclusive}
 
 
 # -------------------------------------------------------------------------------------------- plans
 @router.post("/plans", status_code=201)
 def post_plan(body: PlanIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
-    plan = service.solve_plan(
+    plan = plans.solve_plan(
         session,
         actor,
         body.root,
@@ -277,13 +288,13 @@ def post_plan(body: PlanIn, session: SessionDep, actor: UserDep) -> dict[str, An
 
 
 def _plan_json(session: SessionDep, plan_id: int) -> dict[str, Any]:
-    plan, ships = service.plan_frames(session, plan_id)
-    return {**service.plan_dict(session, plan), "shipments": tables._jsonable(ships)}
+    plan, ships = plans.plan_frames(session, plan_id)
+    return {**plans.plan_dict(session, plan), "shipments": tables._jsonable(ships)}
 
 
 @router.get("/plans")
 def get_plans(request: Request, session: SessionDep, root: str, format: str | None = None) -> Response:
-    return _table(request, service.plans_frame(session, root), format, f"plans-{root}")
+    return _table(request, plans.plans_frame(session, root), format, f"plans-{root}")
 
 
 @router.get("/plans/{plan_id}")
@@ -293,7 +304,7 @@ def get_plan(plan_id: PathId, session: SessionDep) -> dict[str, Any]:
 
 @router.get("/plans/{plan_id}/shipments")
 def get_shipments(request: Request, plan_id: PathId, session: SessionDep, format: str | None = None) -> Response:
-    _, ships = service.plan_frames(session, plan_id)
+    _, ships = plans.plan_frames(session, plan_id)
     return _table(request, ships, format, f"plan-{plan_id}-shipments")
 
 
@@ -301,19 +312,19 @@ def get_shipments(request: Request, plan_id: PathId, session: SessionDep, format
 def patch_shipment(
     plan_id: PathId, shipment_id: PathId, body: ShipmentEdit, session: SessionDep, actor: UserDep
 ) -> dict[str, Any]:
-    s = service.edit_shipment(session, actor, plan_id, shipment_id, body.quantity)
+    s = plans.edit_shipment(session, actor, plan_id, shipment_id, body.quantity)
     return {"shipment": s.id, "quantity": s.quantity / 1000, "proposed_quantity": s.proposed_quantity / 1000}
 
 
 @router.post("/plans/{plan_id}/approval")
 def approve(plan_id: PathId, session: SessionDep, actor: UserDep) -> dict[str, Any]:
-    service.approve_plan(session, actor, plan_id)
+    plans.approve_plan(session, actor, plan_id)
     return _plan_json(session, plan_id)
 
 
 @router.post("/shipments/{shipment_id}/receipts", status_code=201)
 def post_receipt(shipment_id: PathId, body: ReceiptIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
-    s = service.receive(
+    s = shipments.receive(
         session, actor, shipment_id, body.quantity, unit=body.unit, day=body.day, note=body.note, final=body.final
     )
     return {
@@ -339,8 +350,8 @@ def get_warnings(
     thresholds: Annotated[str | None, Query(description="e.g. medical:3:7,food:5:14")] = None,
     format: str | None = None,
 ) -> Response:
-    view = service.warning_view(session, actor, root)
-    frame = service.early_warning(
+    view = early_warning.warning_view(session, actor, root)
+    frame = early_warning.early_warning(
         session,
         root,
         at,
@@ -369,7 +380,9 @@ def post_capacity(
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise AccordError("unreadable upload", [Problem("the file is not UTF-8 text", file=filename)]) from None
-    result = service.import_capacity(session, actor, text, file=filename, fmt=format, day=at, skip_unknown=skip_unknown)
+    result = capacity_import.import_capacity(
+        session, actor, text, file=filename, fmt=format, day=at, skip_unknown=skip_unknown
+    )
     return JSONResponse(
         {
             "rows": result.rows,

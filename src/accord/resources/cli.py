@@ -22,7 +22,18 @@ from rich.table import Table
 
 from accord import clikit
 from accord.errors import AccordError
-from accord.resources import service, warning
+from accord.resources import (
+    capacity_import,
+    catalog_store,
+    early_warning,
+    ledger_store,
+    movements,
+    needs_offers,
+    network,
+    shipments,
+    warning,
+)
+from accord.resources import plans as allocation_plans
 
 app = typer.Typer(
     help="Resource mobilisation: stock ledger, needs and offers, allocation plans, early warning.", no_args_is_help=True
@@ -78,7 +89,7 @@ def stock(
 ) -> None:
     """Stock on hand, burn rate and days of supply of every holding account in a subtree."""
     with _errors(), clikit.session_scope() as session:
-        frame = service.stock(session, root, _day(at), resource)
+        frame = ledger_store.stock(session, root, _day(at), resource)
     _show(frame, fmt, f"Stock under {root}")
 
 
@@ -97,15 +108,15 @@ def book(
     """Book one stock movement as a balanced ledger transaction."""
     with _errors(), clikit.session_scope() as session:
         actor = clikit.actor_from(session, user)
-        txn = service.post_movement(
+        txn = movements.post_movement(
             session,
             actor,
             movement,
             resource=resource,
             quantity=quantity,
             unit=unit,
-            source=service.parse_side(source),
-            target=service.parse_side(target),
+            source=movements.parse_side(source),
+            target=movements.parse_side(target),
             day=_day(day),
             memo=memo,
         )
@@ -121,7 +132,7 @@ def reverse(
 ) -> None:
     """Correct a transaction with a reversing one (the original stays in the books)."""
     with _errors(), clikit.session_scope() as session:
-        rev = service.reverse_transaction(session, clikit.actor_from(session, user), txn, reason)
+        rev = movements.reverse_transaction(session, clikit.actor_from(session, user), txn, reason)
         rid = rev.id
     clikit.console.print(f"transaction {txn} reversed by transaction {rid}", highlight=False)
 
@@ -134,7 +145,7 @@ def ledger(
 ) -> None:
     """The latest ledger legs of a subtree."""
     with _errors(), clikit.session_scope() as session:
-        frame = service.transactions_frame(session, root, limit)
+        frame = movements.transactions_frame(session, root, limit)
     _show(frame, fmt, f"Ledger under {root}")
 
 
@@ -142,7 +153,7 @@ def ledger(
 def catalog(fmt: FormatOpt = "table") -> None:
     """The resource types, their units and kinds."""
     with _errors(), clikit.session_scope() as session:
-        frame = service.catalog_frame(session)
+        frame = catalog_store.catalog_frame(session)
     _show(frame, fmt, "Resources")
 
 
@@ -158,9 +169,11 @@ def rules(
     with _errors(), clikit.session_scope() as session:
         if file is not None:
             raw = clikit.read_file(file, clikit.settings().max_upload_bytes)
-            n = service.set_rules(session, clikit.actor_from(session, user), pd.read_csv(io.BytesIO(raw)), file.name)
+            n = catalog_store.set_rules(
+                session, clikit.actor_from(session, user), pd.read_csv(io.BytesIO(raw)), file.name
+            )
             clikit.console.print(f"{n} rule(s) set", highlight=False)
-        frame = service.rules_frame(session)
+        frame = catalog_store.rules_frame(session)
     _show(frame, fmt, "Need rules")
 
 
@@ -178,7 +191,7 @@ def need(
 ) -> None:
     """Post a need."""
     with _errors(), clikit.session_scope() as session:
-        n = service.post_need(
+        n = needs_offers.post_need(
             session,
             clikit.actor_from(session, user),
             jurisdiction,
@@ -210,7 +223,7 @@ def offer(
 ) -> None:
     """Post an offer."""
     with _errors(), clikit.session_scope() as session:
-        o = service.post_offer(
+        o = needs_offers.post_offer(
             session,
             clikit.actor_from(session, user),
             jurisdiction,
@@ -237,7 +250,7 @@ def needs(
 ) -> None:
     """Needs of a subtree with their status and what is left."""
     with _errors(), clikit.session_scope() as session:
-        frame = service.needs_frame(session, root, status)
+        frame = needs_offers.needs_frame(session, root, status)
     _show(frame, fmt, f"Needs under {root}")
 
 
@@ -249,7 +262,7 @@ def offers(
 ) -> None:
     """Offers of a subtree."""
     with _errors(), clikit.session_scope() as session:
-        frame = service.offers_frame(session, root, status)
+        frame = needs_offers.offers_frame(session, root, status)
     _show(frame, fmt, f"Offers under {root}")
 
 
@@ -264,7 +277,7 @@ def close(
         clikit.fail(f"close a need or an offer, not '{what}'", 2)
     with _errors(), clikit.session_scope() as session:
         actor = clikit.actor_from(session, user)
-        (service.close_need if what == "need" else service.close_offer)(session, actor, item)
+        (needs_offers.close_need if what == "need" else needs_offers.close_offer)(session, actor, item)
     clikit.console.print(f"{what} {item} closed", highlight=False)
 
 
@@ -280,7 +293,7 @@ def route(
 ) -> None:
     """Set a route's lead time and cost, or close it."""
     with _errors(), clikit.session_scope() as session:
-        service.set_route(
+        network.set_route(
             session,
             clikit.actor_from(session, user),
             origin,
@@ -303,7 +316,7 @@ def pair(
 ) -> None:
     """Pair a supporter with a supported jurisdiction (pairing assistance)."""
     with _errors(), clikit.session_scope() as session:
-        service.set_pairing(
+        network.set_pairing(
             session, clikit.actor_from(session, user), supporter, supported, exclusive=exclusive, note=note
         )
     clikit.console.print(f"{supporter} supports {supported}{' (exclusive)' if exclusive else ''}", highlight=False)
@@ -341,7 +354,7 @@ def plan(
         clikit.fail("give the jurisdiction to plan for, or --instance FILE", 2)
         return
     with _errors(), clikit.session_scope() as session:
-        p = service.solve_plan(
+        p = allocation_plans.solve_plan(
             session,
             clikit.actor_from(session, user),
             root,
@@ -352,7 +365,7 @@ def plan(
             duals=bool(duals),
             max_shortfall_share=max_shortfall_share,
         )
-        _, ships = service.plan_frames(session, p.id)
+        _, ships = allocation_plans.plan_frames(session, p.id)
         summary, pid = p.summary, p.id
     _show(
         ships[["id", "resource", "origin", "destination", "need", "depart_day", "arrive_day", "quantity"]],
@@ -375,7 +388,7 @@ def plan(
 def plans(root: Annotated[str, typer.Argument(help="jurisdiction code")], fmt: FormatOpt = "table") -> None:
     """The allocation plans of a subtree, newest first."""
     with _errors(), clikit.session_scope() as session:
-        frame = service.plans_frame(session, root)
+        frame = allocation_plans.plans_frame(session, root)
     _show(frame, fmt, f"Plans under {root}")
 
 
@@ -383,8 +396,8 @@ def plans(root: Annotated[str, typer.Argument(help="jurisdiction code")], fmt: F
 def show(plan_id: Annotated[int, typer.Argument(help="plan id")], fmt: FormatOpt = "table") -> None:
     """A plan's shipments."""
     with _errors(), clikit.session_scope() as session:
-        p, ships = service.plan_frames(session, plan_id)
-        data = service.plan_dict(session, p)
+        p, ships = allocation_plans.plan_frames(session, plan_id)
+        data = allocation_plans.plan_dict(session, p)
     if fmt == "json":
         clikit.console.print(
             json.dumps({**data, "shipments": json.loads(ships.to_json(orient="records"))}),
@@ -404,7 +417,7 @@ def edit(
 ) -> None:
     """Change a shipment's quantity in a proposed plan."""
     with _errors(), clikit.session_scope() as session:
-        service.edit_shipment(session, clikit.actor_from(session, user), plan_id, shipment, quantity)
+        allocation_plans.edit_shipment(session, clikit.actor_from(session, user), plan_id, shipment, quantity)
     clikit.console.print(f"shipment {shipment} of plan {plan_id} set to {quantity}", highlight=False)
 
 
@@ -412,8 +425,8 @@ def edit(
 def approve(plan_id: Annotated[int, typer.Argument(help="plan id")], user: UserOpt = None) -> None:
     """Approve a plan: its shipments are dispatched in the ledger (all or none)."""
     with _errors(), clikit.session_scope() as session:
-        service.approve_plan(session, clikit.actor_from(session, user), plan_id)
-        _, ships = service.plan_frames(session, plan_id)
+        allocation_plans.approve_plan(session, clikit.actor_from(session, user), plan_id)
+        _, ships = allocation_plans.plan_frames(session, plan_id)
     clikit.console.print(
         f"plan {plan_id} approved: {int((ships['status'] == 'dispatched').sum())} shipment(s) dispatched",
         highlight=False,
@@ -432,7 +445,7 @@ def receive(
 ) -> None:
     """Record a receipt against a shipment."""
     with _errors(), clikit.session_scope() as session:
-        s = service.receive(
+        s = shipments.receive(
             session,
             clikit.actor_from(session, user),
             shipment,
@@ -465,7 +478,7 @@ def warn(
 ) -> None:
     """Days of supply per region and resource, worst first, with alert levels."""
     with _errors(), clikit.session_scope() as session:
-        frame = service.early_warning(
+        frame = early_warning.early_warning(
             session,
             root,
             _day(at),
@@ -507,7 +520,7 @@ def import_capacity(
         for path in files:
             text = clikit.read_file(path, limit).decode("utf-8-sig")
             with _errors(), clikit.session_scope() as session:
-                result = service.import_capacity(
+                result = capacity_import.import_capacity(
                     session,
                     clikit.actor_from(session, user),
                     text,

@@ -23,7 +23,17 @@ from accord.auth.roles import SYSTEM
 from accord.db import transaction
 from accord.demo.context import DemoContext
 from accord.places import service as places
-from accord.resources import catalog, service
+from accord.resources import (
+    capacity_import,
+    catalog,
+    catalog_store,
+    early_warning,
+    ledger_store,
+    needs_offers,
+    network,
+    plans,
+    shipments,
+)
 from accord.resources.ledger import AccountKind, Leg, Movement
 from accord.resources.model import Shipment
 
@@ -56,7 +66,7 @@ def extend(ctx: DemoContext) -> list[str]:
     census = census[(census["date"] >= first) & (census["date"] <= end)]
 
     with transaction(ctx.sessions) as s:
-        service.ensure_catalog(s)
+        catalog_store.ensure_catalog(s)
         _capacity(s, cities, end)
         _stocks_and_use(s, rng, cities, census, first, end)
         _stockpiles(s, ctx.root, provinces, first)
@@ -66,13 +76,13 @@ def extend(ctx: DemoContext) -> list[str]:
         needs = _needs(s, ctx.root, end)
         offers = _offers(s, provinces, struck, end)
     with transaction(ctx.sessions) as s:
-        plan = service.solve_plan(s, SYSTEM, ctx.root, ["n95", "ventilators"], 10, start=end - dt.timedelta(days=3))
+        plan = plans.solve_plan(s, SYSTEM, ctx.root, ["n95", "ventilators"], 10, start=end - dt.timedelta(days=3))
         pid = plan.id
     with transaction(ctx.sessions) as s:
-        service.approve_plan(s, SYSTEM, pid)
+        plans.approve_plan(s, SYSTEM, pid)
     received, short = _receive_arrived(ctx, pid, end)
     with transaction(ctx.sessions) as s:
-        service.post_need(
+        needs_offers.post_need(
             s,
             SYSTEM,
             str(struck[0][1]),
@@ -83,10 +93,10 @@ def extend(ctx: DemoContext) -> list[str]:
             justification="demo: ICU expansion",
             today=end,
         )
-        proposal = service.solve_plan(s, SYSTEM, ctx.root, ["gowns"], 7, start=end)
+        proposal = plans.solve_plan(s, SYSTEM, ctx.root, ["gowns"], 7, start=end)
         proposal_id = proposal.id
     with transaction(ctx.sessions) as s:
-        alerts = service.early_warning(s, ctx.root, end, level="city", fed_share=QUARANTINED)
+        alerts = early_warning.early_warning(s, ctx.root, end, level="city", fed_share=QUARANTINED)
     n_alert = int((alerts["level"] != "ok").sum())
     return [
         f"resources: stock of {len(cities)} cities, {needs} needs, {offers} offers; plan {pid} approved "
@@ -105,21 +115,21 @@ def _capacity(s: Session, cities: pd.DataFrame, day: dt.date) -> None:
     lines = ["date,jurisdiction,numbeds,numICUBeds,numVent"]
     for code, b, i in zip(cities.index, beds, icu, strict=True):
         lines.append(f"{day.isoformat()},{code},{int(b)},{int(i)},{int(i * 0.8) + 2}")
-    service.import_capacity(s, SYSTEM, "\n".join(lines) + "\n", file="demo-capacity.csv", fmt="saner")
+    capacity_import.import_capacity(s, SYSTEM, "\n".join(lines) + "\n", file="demo-capacity.csv", fmt="saner")
 
 
 def _stocks_and_use(
     s: Session, rng: np.random.Generator, cities: pd.DataFrame, census: pd.DataFrame, first: dt.date, end: dt.date
 ) -> None:
-    ids = service.resource_ids(s)
-    rules = catalog.rules_by_resource(service.rules(s))
-    postings: list[service.Posting] = []
+    ids = catalog_store.resource_ids(s)
+    rules = catalog.rules_by_resource(catalog_store.rules(s))
+    postings: list[ledger_store.Posting] = []
     days = pd.date_range(first, end).date
     for code, row in cities.iterrows():
         jid = places.get(s, str(code)).id
-        stock = service.account(s, AccountKind.STOCK, jid)
-        supply = service.account(s, AccountKind.SUPPLY, jid)
-        used = service.account(s, AccountKind.CONSUMED, jid)
+        stock = ledger_store.account(s, AccountKind.STOCK, jid)
+        supply = ledger_store.account(s, AccountKind.SUPPLY, jid)
+        used = ledger_store.account(s, AccountKind.CONSUMED, jid)
         mine = census[census["city"] == code].set_index("date").reindex(days).fillna(0)
         load = {"hospitalised": mine["hospitalised"].to_numpy(), "icu": mine["icu_occupied"].to_numpy()}
         pop = float(row["population"])
@@ -130,7 +140,7 @@ def _stocks_and_use(
             opening = float(daily.sum()) * rng.uniform(1.05, 2.5)
             rid = ids[res]
             postings.append(
-                service.Posting(
+                ledger_store.Posting(
                     Movement.RECEIPT,
                     first,
                     [Leg(supply.id, rid, -catalog.to_milli(opening)), Leg(stock.id, rid, catalog.to_milli(opening))],
@@ -141,30 +151,30 @@ def _stocks_and_use(
                 if q > 0:
                     m = catalog.to_milli(float(q))
                     postings.append(
-                        service.Posting(
+                        ledger_store.Posting(
                             Movement.CONSUME, d, [Leg(stock.id, rid, -m), Leg(used.id, rid, m)], "demo: daily use"
                         )
                     )
-    service.write(s, SYSTEM, postings)
+    ledger_store.write(s, SYSTEM, postings)
 
 
 def _stockpiles(s: Session, root: str, provinces: pd.DataFrame, first: dt.date) -> None:
-    ids = service.resource_ids(s)
+    ids = catalog_store.resource_ids(s)
     entries = [(root, "n95", 40_000.0), (root, "ventilators", 60.0), (root, "gowns", 3_000.0)]
     pops = provinces["population"].astype(float).tolist()
     entries += [(str(code), "n95", float(round(pop / 400))) for code, pop in zip(provinces.index, pops, strict=True)]
     postings = []
     for code, res, qty in entries:
         jid = places.get(s, code).id
-        pile = service.account(s, AccountKind.STOCKPILE, jid)
-        supply = service.account(s, AccountKind.SUPPLY, jid)
+        pile = ledger_store.account(s, AccountKind.STOCKPILE, jid)
+        supply = ledger_store.account(s, AccountKind.SUPPLY, jid)
         m = catalog.to_milli(qty)
         postings.append(
-            service.Posting(
+            ledger_store.Posting(
                 Movement.RECEIPT, first, [Leg(supply.id, ids[res], -m), Leg(pile.id, ids[res], m)], "demo: stockpile"
             )
         )
-    service.write(s, SYSTEM, postings)
+    ledger_store.write(s, SYSTEM, postings)
 
 
 def _struck_provinces(census: pd.DataFrame, parent: pd.Series) -> list[tuple[str, str]]:
@@ -181,18 +191,18 @@ def _routes_and_pairs(s: Session, provinces: pd.DataFrame, cities: pd.DataFrame,
     helpers = [p for p, _ in struck[::-1][:3]]
     targets = [c for _, c in struck[:3]]
     for k, (h, t) in enumerate(zip(helpers, targets, strict=True)):
-        service.set_pairing(s, SYSTEM, h, t, exclusive=(k == 0), note="demo: paired assistance")
-        service.set_route(s, SYSTEM, h, t, lead_days=2, unit_cost=1.5, note="demo: highway")
+        network.set_pairing(s, SYSTEM, h, t, exclusive=(k == 0), note="demo: paired assistance")
+        network.set_route(s, SYSTEM, h, t, lead_days=2, unit_cost=1.5, note="demo: highway")
     # an export ban: the second-least struck province may not ship to the most struck one's capital city
-    service.set_route(s, SYSTEM, struck[-2][0], struck[0][1], lead_days=1, closed=True, note="demo: export ban")
+    network.set_route(s, SYSTEM, struck[-2][0], struck[0][1], lead_days=1, closed=True, note="demo: export ban")
 
 
 def _needs(s: Session, root: str, end: dt.date) -> int:
-    ranking = service.early_warning(s, root, end, level="city", resource="n95")
+    ranking = early_warning.early_warning(s, root, end, level="city", resource="n95")
     worst = ranking.head(6)
     for k, row in enumerate(worst.to_dict(orient="records")):
         qty = max(round(float(row["demand_today"]) * 10 - float(row["on_hand"])), 200)
-        service.post_need(
+        needs_offers.post_need(
             s,
             SYSTEM,
             str(row["jurisdiction"]),
@@ -204,7 +214,7 @@ def _needs(s: Session, root: str, end: dt.date) -> int:
             today=end,
         )
     first_city = str(worst.iloc[0]["jurisdiction"])
-    service.post_need(
+    needs_offers.post_need(
         s,
         SYSTEM,
         first_city,
@@ -221,7 +231,7 @@ def _needs(s: Session, root: str, end: dt.date) -> int:
 def _offers(s: Session, provinces: pd.DataFrame, struck: list[tuple[str, str]], end: dt.date) -> int:
     helpers = [p for p, _ in struck[::-1][:3]]
     for k, code in enumerate(helpers):
-        service.post_offer(
+        needs_offers.post_offer(
             s,
             SYSTEM,
             code,
@@ -246,11 +256,11 @@ def _receive_arrived(ctx: DemoContext, plan_id: int, end: dt.date) -> tuple[int,
         for k, ship in enumerate(arrived):
             sent = ship.quantity / catalog.SCALE
             if k == 0 and sent >= 10:
-                service.receive(
+                shipments.receive(
                     s, SYSTEM, ship.id, sent - 5, day=ship.arrive_day, note="demo: one carton water-damaged", final=True
                 )
                 short += 1
             else:
-                service.receive(s, SYSTEM, ship.id, sent, day=ship.arrive_day)
+                shipments.receive(s, SYSTEM, ship.id, sent, day=ship.arrive_day)
             received += 1
     return received, short

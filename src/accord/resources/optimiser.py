@@ -233,13 +233,21 @@ def _fail(message: str, field_name: str | None = None) -> AccordError:
 def validate(problem: AllocationProblem) -> None:
     """Shapes, signs and indices; raises ``AccordError`` naming the first field that is wrong."""
     p = problem
-    n_nodes, n_res, days = len(p.nodes), len(p.resources), p.days
-    if days < 1:
+    if p.days < 1:
         raise _fail("the horizon must be at least one day", "days")
-    if len(set(p.nodes)) != n_nodes:
+    if len(set(p.nodes)) != len(p.nodes):
         raise _fail("node ids must be unique", "nodes")
-    if len(set(p.resources)) != n_res:
+    if len(set(p.resources)) != len(p.resources):
         raise _fail("resource ids must be unique", "resources")
+    _check_shapes(p)
+    _check_values(p)
+    _check_indices(p)
+    if not p.shortfall_penalty > 0:
+        raise _fail("the shortfall penalty must be positive", "shortfall_penalty")
+
+
+def _check_shapes(p: AllocationProblem) -> None:
+    n_nodes, n_res, days = len(p.nodes), len(p.resources), p.days
     shapes: dict[str, tuple[object, tuple[int, ...]]] = {
         "reusable": (p.reusable, (n_res,)),
         "use_days": (p.use_days, (n_res,)),
@@ -264,6 +272,9 @@ def validate(problem: AllocationProblem) -> None:
         got = np.shape(np.asarray(value))
         if got != shape:
             raise _fail(f"expected an array of shape {shape}, got {got}", name)
+
+
+def _check_values(p: AllocationProblem) -> None:
     numeric = {
         "initial_stock": p.initial_stock,
         "supply": p.supply,
@@ -286,6 +297,10 @@ def validate(problem: AllocationProblem) -> None:
             raise _fail("capacities must be numbers >= 0 (inf for unlimited)", name)
     if np.any(np.asarray(p.use_days) < 1):
         raise _fail("use_days must be at least 1", "use_days")
+
+
+def _check_indices(p: AllocationProblem) -> None:
+    n_nodes, e = len(p.nodes), len(p.routes)
     for name, idx in {"routes.origin": p.routes.origin, "routes.destination": p.routes.destination}.items():
         if e and (np.min(idx) < 0 or np.max(idx) >= n_nodes):
             raise _fail("route ends must be node indices", name)
@@ -295,8 +310,6 @@ def validate(problem: AllocationProblem) -> None:
         for name, idx in {"pairing.supporter": p.pairing.supporter, "pairing.supported": p.pairing.supported}.items():
             if len(idx) and (np.min(idx) < 0 or np.max(idx) >= n_nodes):
                 raise _fail("pairing ends must be node indices", name)
-    if not p.shortfall_penalty > 0:
-        raise _fail("the shortfall penalty must be positive", "shortfall_penalty")
 
 
 def _priority(p: AllocationProblem) -> FloatArray:
@@ -818,15 +831,7 @@ def _solve_lp_group(
     model.use(method)
     true_cost = [b.cost for b in blocks]
     stage_cost = [np.zeros(b.n_arcs) for b in blocks] if n_z else true_cost
-    active: list[BoolArray] = []
-    for k, b in enumerate(blocks):
-        ship = np.arange(b.ship_slice.start, b.n_arcs)
-        start = _starting_arcs(b) if generate else ship
-        keep = np.zeros(len(ship), dtype=bool)
-        keep[start - b.ship_slice.start] = True
-        active.append(keep)
-        arcs = np.concatenate([np.arange(b.ship_slice.start), start])  # holding and serving arcs are always in
-        model.add_arcs(k, b, arcs, stage_cost[k][arcs])
+    active = _initial_columns(model, blocks, stage_cost, generate)
     if n_z:
         model.cost[:n_z] = 1.0  # stage 1: only the shares count
     build = time.perf_counter() - t0
@@ -851,6 +856,37 @@ def _solve_lp_group(
     extra["simplex_iterations"] = float(info.simplex_iteration_count)
     extra["ipm_iterations"] = float(info.ipm_iteration_count)
     extra["pricing_rounds"] = float(rounds)
+    flows, duals = _lp_solution(model, rows, blocks, n_z, p.shortfall_penalty)
+    size = {
+        "lp_rows": len(rows.lower),
+        "lp_columns_full": int(full_cols),
+        "lp_columns_used": int(model.n_cols),
+        "lp_nonzeros_used": int(model.nnz),
+    }
+    return _GroupResult(flows, duals, status, size, extra, build, solve_s)
+
+
+def _initial_columns(
+    model: _Model, blocks: list[_Block], stage_cost: list[FloatArray], generate: bool
+) -> list[BoolArray]:
+    """Add each block's starting columns to the model (holding and serving arcs always; shipping arcs those the
+    min-cost flow uses when columns are generated, else all); returns which shipping arcs are in."""
+    active: list[BoolArray] = []
+    for k, b in enumerate(blocks):
+        ship = np.arange(b.ship_slice.start, b.n_arcs)
+        start = _starting_arcs(b) if generate else ship
+        keep = np.zeros(len(ship), dtype=bool)
+        keep[start - b.ship_slice.start] = True
+        active.append(keep)
+        arcs = np.concatenate([np.arange(b.ship_slice.start), start])  # holding and serving arcs are always in
+        model.add_arcs(k, b, arcs, stage_cost[k][arcs])
+    return active
+
+
+def _lp_solution(
+    model: _Model, rows: _Rows, blocks: list[_Block], n_z: int, penalty: float
+) -> tuple[list[FloatArray], list[FloatArray]]:
+    """Arc flows per block, and the node balance duals per block in units of the shortfall penalty."""
     sol = model.h.getSolution()
     x = np.asarray(sol.col_value)[n_z:]
     y = np.asarray(sol.row_dual)
@@ -859,14 +895,8 @@ def _solve_lp_group(
         mine = model.col_block == k
         flows[k][model.col_arc[mine]] = x[mine]
     g = rows.graph_nodes
-    duals = [-y[k * g : (k + 1) * g] / p.shortfall_penalty for k in range(len(blocks))]
-    size = {
-        "lp_rows": len(rows.lower),
-        "lp_columns_full": int(full_cols),
-        "lp_columns_used": int(model.n_cols),
-        "lp_nonzeros_used": int(model.nnz),
-    }
-    return _GroupResult(flows, duals, status, size, extra, build, solve_s)
+    duals = [-y[k * g : (k + 1) * g] / penalty for k in range(len(blocks))]
+    return flows, duals
 
 
 def _column_costs(model: _Model, cost: list[FloatArray]) -> FloatArray:
@@ -1027,32 +1057,7 @@ def _assemble(
     extra: dict[str, float],
 ) -> Plan:
     n, n_res, days = len(p.nodes), len(p.resources), p.days
-    served = np.zeros((n, n_res, days))
-    stock = np.zeros((n, n_res, days))
-    ship_parts: list[pd.DataFrame] = []
-    for b, f in zip(blocks, flows, strict=True):
-        tol = 1e-6 * max(1.0, float(np.abs(f).max(initial=0.0)))  # interior-point flows carry round-off dust
-        f = np.where(np.abs(f) < tol, 0.0, f)
-        s = np.zeros(n * days)
-        np.add.at(s, b.serve_at, f[b.serve_slice])
-        served[:, b.resource, :] = s.reshape(n, days)
-        stock[:, b.resource, :] = f[: b.n_hold].reshape(n, days)
-        fs = f[b.ship_slice]
-        moved = np.flatnonzero(fs > tol)
-        e = b.ship_route[moved]
-        ship_parts.append(
-            pd.DataFrame(
-                {
-                    "origin": np.asarray(p.nodes, dtype=object)[routes.origin[e]],
-                    "destination": np.asarray(p.nodes, dtype=object)[routes.destination[e]],
-                    "resource": p.resources[b.resource],
-                    "depart_day": b.ship_day[moved],
-                    "arrive_day": b.ship_day[moved] + routes.lead_days[e],
-                    "quantity": fs[moved],
-                    "unit_cost": routes.unit_cost[e],
-                }
-            )
-        )
+    served, stock, ship_parts = _read_flows(p, routes, blocks, flows)
     served = np.minimum(served, p.demand)
     shortfall = np.maximum(p.demand - served, 0.0)
     shipments = pd.concat(ship_parts, ignore_index=True) if ship_parts else _empty_shipments()
@@ -1084,6 +1089,41 @@ def _assemble(
         warnings=warn,
         extra=extra,
     )
+
+
+def _read_flows(
+    p: AllocationProblem, routes: OpenRoutes, blocks: list[_Block], flows: list[FloatArray]
+) -> tuple[FloatArray, FloatArray, list[pd.DataFrame]]:
+    """(nodes, resources, days) units served and stock kept, and the shipments of every block, from its arc
+    flows (round-off dust below the tolerance dropped)."""
+    n, n_res, days = len(p.nodes), len(p.resources), p.days
+    served = np.zeros((n, n_res, days))
+    stock = np.zeros((n, n_res, days))
+    ship_parts: list[pd.DataFrame] = []
+    for b, f in zip(blocks, flows, strict=True):
+        tol = 1e-6 * max(1.0, float(np.abs(f).max(initial=0.0)))  # interior-point flows carry round-off dust
+        f = np.where(np.abs(f) < tol, 0.0, f)
+        s = np.zeros(n * days)
+        np.add.at(s, b.serve_at, f[b.serve_slice])
+        served[:, b.resource, :] = s.reshape(n, days)
+        stock[:, b.resource, :] = f[: b.n_hold].reshape(n, days)
+        fs = f[b.ship_slice]
+        moved = np.flatnonzero(fs > tol)
+        e = b.ship_route[moved]
+        ship_parts.append(
+            pd.DataFrame(
+                {
+                    "origin": np.asarray(p.nodes, dtype=object)[routes.origin[e]],
+                    "destination": np.asarray(p.nodes, dtype=object)[routes.destination[e]],
+                    "resource": p.resources[b.resource],
+                    "depart_day": b.ship_day[moved],
+                    "arrive_day": b.ship_day[moved] + routes.lead_days[e],
+                    "quantity": fs[moved],
+                    "unit_cost": routes.unit_cost[e],
+                }
+            )
+        )
+    return served, stock, ship_parts
 
 
 def objective_of(p: AllocationProblem, shortfall: FloatArray, shipments: pd.DataFrame, stock: FloatArray) -> float:

@@ -27,7 +27,7 @@ from accord.disclosure import pages as disclosure_pages
 from accord.disclosure.pages import Ctx
 from accord.errors import AccordError, NotFound
 from accord.places import service as places
-from accord.resources import service
+from accord.resources import catalog_store, early_warning, plans
 from accord.resources.api import router as api_router
 from accord.web import tables
 from accord.web.deps import SessionDep
@@ -213,10 +213,10 @@ def plan_page(request: Request, session: SessionDep, name: str) -> Response:
     try:
         if not base.isdigit() or len(base) > 12:
             raise NotFound(f"There is no plan '{base}'.")
-        plan, ships = service.plan_frames(session, int(base))
+        plan, ships = plans.plan_frames(session, int(base))
     except AccordError as exc:
         return _problem(request, exc, ext)
-    data = service.plan_dict(session, plan)
+    data = plans.plan_dict(session, plan)
     if ext == "csv":
         return tables.render(ships, "csv", f"plan-{plan.id}")
     if ext == "json":
@@ -286,7 +286,7 @@ def warning_page(request: Request, session: SessionDep, name: str) -> Response:
         node = places.get(session, code)
         day = _date(q.get("date"))
         page, per = _paging(q)
-        frame = service.early_warning(session, code, day, level=level, resource=resource, view="public")
+        frame = early_warning.early_warning(session, code, day, level=level, resource=resource, view="public")
     except AccordError as exc:
         return _problem(request, exc, ext)
     if category:
@@ -313,9 +313,9 @@ def warning_page(request: Request, session: SessionDep, name: str) -> Response:
         per_page=q.get("per_page"),
         page=q.get("page"),
     )
-    catalog = service.catalog_frame(session)
+    catalog = catalog_store.catalog_frame(session)
     counts = frame["level"].value_counts()
-    sentence = service.bulletin_sentence(frame, ctx.lang) if not frame.empty else ""
+    sentence = early_warning.bulletin_sentence(frame, ctx.lang) if not frame.empty else ""
     return _render(
         "stockout.html",
         request,
@@ -353,7 +353,7 @@ def plans_twin(request: Request, session: SessionDep, code: str, ext: str) -> Re
 def _plans(request: Request, session: SessionDep, code: str, ext: str) -> Response:
     try:
         node = places.get(session, code)
-        frame = service.plans_frame(session, code)
+        frame = plans.plans_frame(session, code)
     except AccordError as exc:
         return _problem(request, exc, ext)
     if ext != "html":

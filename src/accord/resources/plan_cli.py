@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from accord.errors import AccordError
-from accord.resources.instance import load_instance, plan_summary, write_plan
 from accord.resources.optimiser import Plan, solve
+from accord.resources.problem_files import load_instance, plan_summary, write_plan
 
 console = Console()
 

@@ -15,7 +15,8 @@ from pydantic import BaseModel, Field
 from accord.auth import service as auth
 from accord.auth.roles import APPROVERS
 from accord.errors import NotFound
-from accord.tracing import service
+from accord.tracing import access, case_export, cases, chain_sets, contacts, linelist_import, persons, worklists
+from accord.tracing import reconciliation as case_reconciliation
 from accord.web import tables
 from accord.web.deps import SessionDep, UploadDep, UserDep
 from accord.web.params import Day, PathId, check_range
@@ -104,13 +105,13 @@ def register(body: PersonIn, session: SessionDep, actor: UserDep) -> dict[str, A
     identity = body.model_dump(exclude={"residence"}, exclude_none=True)
     if "birth_date" in identity:
         identity["birth_date"] = identity["birth_date"].isoformat()
-    done = service.register_person(session, actor, body.residence, identity)
+    done = persons.register_person(session, actor, body.residence, identity)
     return {"ref": done.person.ref, "possible_duplicates": done.possible_duplicates}
 
 
 @router.get("/persons/{ref}")
 def person(ref: str, session: SessionDep, actor: UserDep) -> dict[str, Any]:
-    return dict(_jsonable(service.person_view(session, actor, ref)))
+    return dict(_jsonable(persons.person_view(session, actor, ref)))
 
 
 @router.get("/persons/{ref}/identity")
@@ -118,24 +119,24 @@ def identity(
     ref: str, session: SessionDep, actor: UserDep, why: Annotated[str, Query(max_length=500)] = ""
 ) -> dict[str, Any]:
     """The decrypted identifying fields; ``why`` (the reason, stored in the audit) is required."""
-    return service.read_identity(session, actor, ref, why)
+    return persons.read_identity(session, actor, ref, why)
 
 
 @router.post("/persons/{ref}/merge")
 def merge(ref: str, body: MergeIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
-    kept = service.merge_persons(session, actor, ref, body.drop, body.reason)
+    kept = persons.merge_persons(session, actor, ref, body.drop, body.reason)
     return {"ref": kept.ref, "merged": body.drop}
 
 
 @router.get("/duplicates/{root}")
 def duplicates(root: str, request: Request, session: SessionDep, actor: UserDep, format: str | None = None) -> Response:
-    return tables.render(service.duplicates(session, actor, root), tables.choose(request, format), f"duplicates-{root}")
+    return tables.render(persons.duplicates(session, actor, root), tables.choose(request, format), f"duplicates-{root}")
 
 
 # ------------------------------------------------------------------------------------------------ cases
 @router.post("/cases", status_code=201)
 def create_case(body: CaseIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
-    case = service.create_case(
+    case = cases.create_case(
         session,
         actor,
         body.person,
@@ -152,13 +153,13 @@ def create_case(body: CaseIn, session: SessionDep, actor: UserDep) -> dict[str, 
 
 @router.patch("/cases/{case_id}")
 def update_case(case_id: PathId, body: CasePatch, session: SessionDep, actor: UserDep) -> dict[str, Any]:
-    case = service.update_case(session, actor, case_id, **body.model_dump(exclude_none=True))
+    case = cases.update_case(session, actor, case_id, **body.model_dump(exclude_none=True))
     return {"id": case.id, "classification": case.classification, "outcome": case.outcome}
 
 
 @router.post("/contacts", status_code=201)
 def add_contact(body: ContactIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
-    row = service.add_contact(
+    row = contacts.add_contact(
         session,
         actor,
         body.source,
@@ -183,13 +184,13 @@ def tasks(
     scope: str | None = None,
     format: str | None = None,
 ) -> Response:
-    frame = service.task_list(session, actor, day or date.today(), scope_code=scope)
+    frame = worklists.task_list(session, actor, day or date.today(), scope_code=scope)
     return tables.render(frame, tables.choose(request, format), "tasks")
 
 
 @router.post("/tasks", status_code=201)
 def add_task(body: TaskIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
-    task = service.add_task(
+    task = worklists.add_task(
         session, actor, body.kind, body.community, body.due_date, person_ref=body.person, note=body.note
     )
     return {"id": task.id}
@@ -197,7 +198,7 @@ def add_task(body: TaskIn, session: SessionDep, actor: UserDep) -> dict[str, Any
 
 @router.post("/tasks/{task_id}/outcome")
 def outcome(task_id: PathId, body: OutcomeIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
-    task = service.record_outcome(session, actor, task_id, body.outcome, body.note)
+    task = worklists.record_outcome(session, actor, task_id, body.outcome, body.note)
     return {"id": task.id, "status": task.status, "outcome": task.outcome}
 
 
@@ -207,14 +208,17 @@ def generate(session: SessionDep, actor: UserDep, day: Day | None = None) -> dic
     so national coordinators and admins run it (the CLI, ``accord tracing tasks``, runs it as the operator)."""
     auth.require_national(session, actor, APPROVERS, "generate tasks for every community")
     day = day or date.today()
-    return {"followups": service.generate_followups(session, day), "escalated": service.escalate_overdue(session, day)}
+    return {
+        "followups": worklists.generate_followups(session, day),
+        "escalated": worklists.escalate_overdue(session, day),
+    }
 
 
 @router.get("/escalations")
 def escalations(
     request: Request, session: SessionDep, actor: UserDep, scope: str | None = None, format: str | None = None
 ) -> Response:
-    return tables.render(service.escalations(session, actor, scope), tables.choose(request, format), "escalations")
+    return tables.render(worklists.escalations(session, actor, scope), tables.choose(request, format), "escalations")
 
 
 # ------------------------------------------------------------------------------------- chains, counts
@@ -224,14 +228,14 @@ def clusters(
 ) -> Response:
     """Clusters (connected components of the case graph): size, first/last onset, span, settings. No personal
     data."""
-    cs = service.chains_for(session, actor, root, min_size)
+    cs = chain_sets.chains_for(session, actor, root, min_size)
     return tables.render(cs.clusters, tables.choose(request, format), f"clusters-{root}")
 
 
 @router.get("/chains/{root}/statistics")
 def chain_statistics(root: str, session: SessionDep, actor: UserDep) -> dict[str, Any]:
     """Serial interval and offspring dispersion k (negative binomial, with its 95% profile interval)."""
-    stats = service.chain_statistics(service.chains_for(session, actor, root, 1))
+    stats = chain_sets.chain_statistics(chain_sets.chains_for(session, actor, root, 1))
     return dict(_jsonable(stats))
 
 
@@ -247,7 +251,7 @@ def reconciliation(
 ) -> Response:
     """Case-based confirmed counts per community-day beside the reported ones; mismatches become flags."""
     check_range(start, end)
-    frame = service.reconcile_for(session, actor, root, start, end)
+    frame = case_reconciliation.reconcile_for(session, actor, root, start, end)
     return tables.render(frame, tables.choose(request, format), f"reconciliation-{root}")
 
 
@@ -256,7 +260,7 @@ def export(
     root: str, request: Request, session: SessionDep, actor: UserDep, personal: bool = False, format: str | None = None
 ) -> Response:
     """Cases of a subtree; ``personal=true`` adds refs and identities (tracers/coordinators, audited)."""
-    frame = service.export_cases(session, actor, root, personal)
+    frame = case_export.export_cases(session, actor, root, personal)
     return tables.render(frame, tables.choose(request, format), f"cases-{root}")
 
 
@@ -269,7 +273,7 @@ def audit(
     limit: int = Query(200, ge=1, le=5000),
     format: str | None = None,
 ) -> Response:
-    frame = service.audit_log(session, actor, root, limit)
+    frame = access.audit_log(session, actor, root, limit)
     frame["detail"] = frame["detail"].map(str)
     return tables.render(frame, tables.choose(request, format), f"audit-{root}")
 
@@ -289,7 +293,9 @@ def import_linelist(
     if not mapping.replace("-", "").replace("_", "").isalnum() or not path.is_file():
         known = ", ".join(sorted(p.stem for p in MAPPINGS.glob("*.toml")))
         raise NotFound(f"no mapping '{mapping}'; shipped mappings: {known}")
-    report = service.import_linelist(session, actor, data, path.read_text(), root, file=file, mapping_file=path.name)
+    report = linelist_import.import_linelist(
+        session, actor, data, path.read_text(), root, file=file, mapping_file=path.name
+    )
     return {
         "cases": report.cases,
         "persons": report.persons,

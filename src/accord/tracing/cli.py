@@ -16,7 +16,7 @@ from rich.table import Table
 
 from accord import clikit
 from accord.errors import AccordError
-from accord.tracing import crypto, service
+from accord.tracing import chain_sets, crypto, key_rotation, linelist_import, reconciliation, worklists
 
 app = typer.Typer(
     help="Case and contact tracing: persons, cases, contacts, follow-up tasks, transmission chains.",
@@ -71,7 +71,7 @@ def rotate_key(
         old = crypto.keyring_from_key(base64.urlsafe_b64decode(value.encode()))
         new = crypto.keyring_from_settings(crypto.PersonalDataSettings())
         with clikit.session_scope() as session:
-            moved = service.rotate_key(session, old, new)
+            moved = key_rotation.rotate_key(session, old, new)
     clikit.console.print(f"{moved} identities moved from key {old.key_id} to key {new.key_id}")
 
 
@@ -89,7 +89,7 @@ def import_(
         data = clikit.read_file(file, limit)
         with _errors(), clikit.session_scope() as session:
             actor = clikit.actor_from(session, user)
-            report = service.import_linelist(
+            report = linelist_import.import_linelist(
                 session, actor, data, text, into, file=file.name, mapping_file=mapping_file
             )
         for line in report.lines():
@@ -104,8 +104,8 @@ def tasks(
     """Generate the day's follow-up tasks for every community and escalate overdue ones (run daily)."""
     the_day = clikit.parse_day(day) if day else date.today()
     with _errors(), clikit.session_scope() as session:
-        added = service.generate_followups(session, the_day) if generate else 0
-        moved = service.escalate_overdue(session, the_day)
+        added = worklists.generate_followups(session, the_day) if generate else 0
+        moved = worklists.escalate_overdue(session, the_day)
     clikit.console.print(f"{the_day}: {added} follow-up task(s) added, {moved} overdue task(s) escalated")
 
 
@@ -120,8 +120,8 @@ def clusters(
     dispersion k of the cases under ROOT (no personal data)."""
     with _errors(), clikit.session_scope() as session:
         actor = clikit.actor_from(session, user)
-        cs = service.chains_for(session, actor, root, min_size)
-        stats = service.chain_statistics(service.chain_set(session, root, 1))
+        cs = chain_sets.chains_for(session, actor, root, min_size)
+        stats = chain_sets.chain_statistics(chain_sets.chain_set(session, root, 1))
     if as_json:
         typer.echo(json.dumps(_plain(stats), indent=1))
         return
@@ -198,7 +198,7 @@ def reconcile(
     """Case-based confirmed counts beside the reported ones; mismatches become warning flags."""
     with _errors(), clikit.session_scope() as session:
         actor = clikit.actor_from(session, user)
-        frame = service.reconcile_for(session, actor, root, clikit.parse_day(start), clikit.parse_day(end))
+        frame = reconciliation.reconcile_for(session, actor, root, clikit.parse_day(start), clikit.parse_day(end))
     bad = frame[frame["mismatch"]]
     clikit.console.print(f"{len(frame)} community-days compared, {len(bad)} mismatch(es) flagged")
     for row in bad.head(30).itertuples(index=False):

@@ -26,7 +26,7 @@ from accord.db import db_timestamp, transaction
 from accord.demo.context import DemoContext
 from accord.places import service as places
 from accord.surveillance import store
-from accord.tracing import service
+from accord.tracing import linelist_import, person_status, worklists
 
 COMMUNITIES = 10
 DAYS = 21
@@ -62,13 +62,15 @@ def extend(ctx: DemoContext) -> list[str]:
             }
         )
         residence = persons["community"].map(index.by_code).to_numpy(np.int64)
-        pid = pd.Series(service.bulk_persons(s, frame, residence, "demo", ctx.now), index=persons["key"].to_numpy())
+        pid = pd.Series(
+            linelist_import.bulk_persons(s, frame, residence, "demo", ctx.now), index=persons["key"].to_numpy()
+        )
         _store_cases(s, cases, pid, index.by_code, ctx.now)
         _store_links(s, cases, contacts, pid, ctx.now)
-        service.refresh_persons(s, None, ctx.now)
+        person_status.refresh_persons(s, None, ctx.now)
         tokens = _users(s, chosen["community"].tolist(), ctx)
-        followups = service.generate_followups(s, today, ctx.now)
-        escalated = service.escalate_overdue(s, today, ctx.now)
+        followups = worklists.generate_followups(s, today, ctx.now)
+        escalated = worklists.escalate_overdue(s, today, ctx.now)
     first = chosen["community"].iloc[0]
     return [
         f"tracing: {len(cases)} cases and {len(contacts)} contacts in {len(chosen)} communities; "

@@ -8,6 +8,7 @@ keyed hashes (HMAC-SHA-256) of normalised identifiers, so equal phones match wit
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, LargeBinary, SmallInteger, String, Text
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from accord.auth import model as _auth_model  # noqa: F401  (registers app_user for the foreign keys)
 from accord.db import Base, UTCDateTime
+from accord.errors import AccordError, Problem
 from accord.places import model as _places_model  # noqa: F401  (registers jurisdiction)
 
 CLASSIFICATIONS = ("suspected", "probable", "confirmed", "discarded")
@@ -32,6 +34,18 @@ TASK_OUTCOMES = {
     "delivery": ("delivered", "refused", "nobody_home"),
     "transport": ("transported", "refused", "not_needed"),
 }
+
+
+def check_choice(value: str | None, allowed: Sequence[str], name: str, optional: bool = True) -> str | None:
+    """``value`` when it is one of ``allowed`` (the vocabularies above), or None when optional and empty;
+    otherwise a 422 naming the field."""
+    if value in (None, "") and optional:
+        return None
+    if value not in allowed:
+        raise AccordError(
+            f"invalid {name}", [Problem(f"'{value}' is not one of {', '.join(allowed)}", field=name)], status=422
+        )
+    return value
 
 
 class Person(Base):

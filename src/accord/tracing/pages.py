@@ -35,7 +35,7 @@ from accord.auth.roles import Actor
 from accord.disclosure import pages as disclosure_pages
 from accord.errors import AccordError, Unauthorized
 from accord.places import service as places
-from accord.tracing import service
+from accord.tracing import access, chain_sets, worklists
 from accord.tracing.api import _jsonable
 from accord.tracing.api import router as api_router
 from accord.tracing.model import TASK_OUTCOMES
@@ -174,7 +174,7 @@ def tasks_page(request: Request, session: SessionDep, day: str | None = None, me
         return _login_redirect(request)
     the_day = _day(day)
     try:
-        frame = service.task_list(session, actor, the_day)
+        frame = worklists.task_list(session, actor, the_day)
     except AccordError as exc:
         return _problem(exc, actor)
     rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
@@ -214,7 +214,7 @@ def tasks_json(request: Request, session: SessionDep, day: str | None = None) ->
     actor = _actor(request, session)
     if actor is None:
         raise Unauthorized("sign in at /tracing/login or send 'Authorization: Bearer <token>'")
-    frame = service.task_list(session, actor, _day(day))
+    frame = worklists.task_list(session, actor, _day(day))
     return tables.render(frame, "json", "tasks", {"day": _day(day).isoformat()})
 
 
@@ -230,7 +230,7 @@ def task_outcome(
     if actor is None:
         return _login_redirect(request)
     try:
-        service.record_outcome(session, actor, task_id, outcome)
+        worklists.record_outcome(session, actor, task_id, outcome)
     except AccordError as exc:
         return _problem(exc, actor)
     label = OUTCOME_LABELS.get(outcome, outcome)
@@ -249,8 +249,8 @@ def chains_page(
             raise Unauthorized("sign in at /tracing/login or send 'Authorization: Bearer <token>'")
         return _login_redirect(request)
     try:
-        cs = service.chains_for(session, actor, code, max(min_size, 1))
-        stats = service.chain_statistics(service.chain_set(session, code, 1))
+        cs = chain_sets.chains_for(session, actor, code, max(min_size, 1))
+        stats = chain_sets.chain_statistics(chain_sets.chain_set(session, code, 1))
     except AccordError as exc:
         if ext != "html":
             raise
@@ -286,7 +286,7 @@ def chains_page(
     )
 
 
-def _graph(cs: service.ChainSet, cluster: int | None) -> tuple[list[dict[str, Any]], list[dict[str, int]]]:
+def _graph(cs: chain_sets.ChainSet, cluster: int | None) -> tuple[list[dict[str, Any]], list[dict[str, int]]]:
     """The nodes of the chosen cluster (or the largest ones) placed by a seeded spring layout, one cluster per
     cell of a grid, and the infector -> infectee edges among them. Numbered per page: no person refs."""
     nodes = cs.nodes
@@ -350,7 +350,7 @@ def audit_page(request: Request, session: SessionDep, name: str, limit: int = 50
             raise Unauthorized("sign in at /tracing/login or send 'Authorization: Bearer <token>'")
         return _login_redirect(request)
     try:
-        frame = service.audit_log(session, actor, code, min(max(limit, 1), 5000))
+        frame = access.audit_log(session, actor, code, min(max(limit, 1), 5000))
     except AccordError as exc:
         if ext != "html":
             raise

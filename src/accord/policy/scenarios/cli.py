@@ -19,8 +19,8 @@ from rich.table import Table
 from accord import clikit
 from accord.epi.executor import DASK_ENV, open_executor
 from accord.errors import AccordError, Problem
-from accord.policy import scenario_service as service
-from accord.policy import scenarios as sc
+from accord.policy.scenarios import regions as scenario_regions
+from accord.policy.scenarios import runs as sc
 
 
 def _ints(text: str, option: str) -> list[int | None]:
@@ -94,9 +94,9 @@ def _run(
 ) -> None:
     if health not in sc.HEALTH_METRICS:
         raise AccordError("invalid option", [Problem(f"unknown health metric '{health}'", field="health")])
-    table = service.read_regions(regions)
-    mats, share = service.prem_contacts(contacts, location) if contacts else (None, None)
-    setting = service.build_setting(table, days, contacts=mats, age_share=share)
+    table = scenario_regions.read_regions(regions)
+    mats, share = scenario_regions.prem_contacts(contacts, location) if contacts else (None, None)
+    setting = scenario_regions.build_setting(table, days, contacts=mats, age_share=share)
     names = [n.strip() for n in intensities.split(",") if n.strip()]
     try:
         starts = [t or 0 for t in _ints(timings, "timings")]

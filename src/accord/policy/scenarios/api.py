@@ -12,8 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from accord.errors import AccordError, Problem
-from accord.policy import scenario_service as service
-from accord.policy import scenarios as sc
+from accord.policy.scenarios import runs as sc
+from accord.policy.scenarios import service
 from accord.web.deps import SessionDep
 
 router = APIRouter(prefix="/api/v1/scenarios", tags=["policy"])

@@ -426,26 +426,8 @@ def _routes(
             return _where(f, file, "routes", i, row, col)
 
         o, d = str(row.get("origin", "")).strip(), str(row.get("destination", "")).strip()
-        bad = False
-        for col, name in (("origin", o), ("destination", d)):
-            if name not in node_ix:
-                problems.add(f"unknown node '{name}'", **at(col))
-                bad = True
-        if not bad and o == d:
-            problems.add("a route must join two different nodes", **at("destination"))
-            bad = True
-        lead = _number(row.get("lead_days", 0), integer=True)
-        if lead is None:
-            problems.add(f"'{row.get('lead_days')}' is not a whole number of days >= 0", **at("lead_days"))
-        cost = _number(row.get("unit_cost", 0) if row.get("unit_cost") not in ("", None) else 0)
-        if cost is None:
-            problems.add(f"'{row.get('unit_cost')}' is not a number >= 0", **at("unit_cost"))
-        cap = _number(row.get("capacity"), allow_inf=True)
-        if cap is None:
-            problems.add(f"'{row.get('capacity')}' is not a number >= 0 (or empty for unlimited)", **at("capacity"))
-        shared = _number(row.get("shared_capacity"), allow_inf=True)
-        if shared is None:
-            problems.add(f"'{row.get('shared_capacity')}' is not a number >= 0", **at("shared_capacity"))
+        bad = not _route_ends(o, d, node_ix, problems, at)
+        lead, cost, cap, shared = _route_numbers(row, problems, at)
         allowed = _allow_mask(row, res_ix, problems, at)
         if bad or lead is None or cost is None or cap is None or shared is None or allowed is None:
             continue
@@ -468,6 +450,38 @@ def _routes(
         allowed=np.asarray(cols["allowed"], bool).reshape(-1, n_res),
         shared_capacity=np.asarray(cols["shared"], float) if any(np.isfinite(cols["shared"])) else None,
     )
+
+
+def _route_ends(o: str, d: str, node_ix: dict[str, int], problems: _Collector, at: Any) -> bool:
+    """Both ends are known nodes, and different ones (each mistake added to ``problems``)."""
+    ok = True
+    for col, name in (("origin", o), ("destination", d)):
+        if name not in node_ix:
+            problems.add(f"unknown node '{name}'", **at(col))
+            ok = False
+    if ok and o == d:
+        problems.add("a route must join two different nodes", **at("destination"))
+        ok = False
+    return ok
+
+
+def _route_numbers(
+    row: dict[str, Any], problems: _Collector, at: Any
+) -> tuple[float | None, float | None, float | None, float | None]:
+    """Lead days, unit cost, capacity and shared capacity of a route row (None, and a problem, where wrong)."""
+    lead = _number(row.get("lead_days", 0), integer=True)
+    if lead is None:
+        problems.add(f"'{row.get('lead_days')}' is not a whole number of days >= 0", **at("lead_days"))
+    cost = _number(row.get("unit_cost", 0) if row.get("unit_cost") not in ("", None) else 0)
+    if cost is None:
+        problems.add(f"'{row.get('unit_cost')}' is not a number >= 0", **at("unit_cost"))
+    cap = _number(row.get("capacity"), allow_inf=True)
+    if cap is None:
+        problems.add(f"'{row.get('capacity')}' is not a number >= 0 (or empty for unlimited)", **at("capacity"))
+    shared = _number(row.get("shared_capacity"), allow_inf=True)
+    if shared is None:
+        problems.add(f"'{row.get('shared_capacity')}' is not a number >= 0", **at("shared_capacity"))
+    return lead, cost, cap, shared
 
 
 def _allow_mask(row: dict[str, Any], res_ix: dict[str, int], problems: _Collector, at: Any) -> list[bool] | None:

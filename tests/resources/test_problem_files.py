@@ -11,8 +11,8 @@ import typer
 from typer.testing import CliRunner
 
 from accord.errors import AccordError
-from accord.resources.instance import load_instance
 from accord.resources.plan_cli import plan_from_instance_command, run_instance
+from accord.resources.problem_files import load_instance
 
 EXAMPLE = {
     "days": 5,

@@ -15,7 +15,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader
 from accord.disclosure import pages as disclosure_pages
 from accord.disclosure.pages import Ctx
 from accord.errors import AccordError
-from accord.policy import scenario_api
+from accord.policy.scenarios import api as scenario_api
 from accord.web.deps import SessionDep
 from accord.web.mount import install_ahead
 
