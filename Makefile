@@ -45,7 +45,7 @@ typecheck: setup
 ## pytest: the whole suite, in parallel; a module's tests run in one worker, so its module-scoped stores and
 ## servers are built once (--dist loadscope)
 pytest: setup services
-	$(UV) run pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadscope
+	$(UV) run pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
