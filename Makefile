@@ -43,9 +43,9 @@ typecheck: setup
 	$(UV) run mypy --num-workers 2
 
 ## pytest: the whole suite, in parallel; a module's tests run in one worker, so its module-scoped stores and
-## servers are built once (--dist loadscope)
+## servers are built once (--dist loadscope); the 20 slowest steps are listed at the end
 pytest: setup services
-	$(UV) run pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
+	$(UV) run pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadscope --durations=20 $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
