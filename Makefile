@@ -3,6 +3,12 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 PYTHON ?= python3
 export UV_PYTHON ?= 3.11
+# Byte code is cached even where the environment says not to (PYTHONDONTWRITEBYTECODE): otherwise every process
+# of a test run (pytest-xdist workers, `accord` subprocesses, spawned reporters) compiles pandas, SciPy and
+# SQLAlchemy again, about 4 s of CPU each.
+unexport PYTHONDONTWRITEBYTECODE
+# pytest-xdist workers: one per CPU, at most 4 (each holds its own stores, servers and database connections)
+PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n < 4 ? n : 4 )))
 
 .PHONY: setup demo serve test lint typecheck pytest services bench clean
 
@@ -34,10 +40,12 @@ lint: setup
 	$(UV) run lint-imports
 
 typecheck: setup
-	$(UV) run mypy
+	$(UV) run mypy --num-workers 2
 
+## pytest: the whole suite, in parallel; a module's tests run in one worker, so its module-scoped stores and
+## servers are built once (--dist loadscope); the 20 slowest steps are listed at the end
 pytest: setup services
-	$(UV) run pytest -q -p no:cacheprovider
+	$(UV) run pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadscope --durations=20 $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 

@@ -12,9 +12,8 @@ import pandas as pd
 import pytest
 from analytics_data import BAYPORT_DAYS, DAYS, GAP_DAY, PUBLISHED_AT, START, load
 from sqlalchemy.orm import Session, sessionmaker
-from tests.conftest import SMALL_TREE, create_pg_database, drop_pg_database
+from tests.conftest import SMALL_TREE, create_pg_database, drop_pg_database, migrated_sqlite
 
-from accord import migrate
 from accord.analytics import service
 from accord.auth.roles import SYSTEM
 from accord.db import make_engine, session_factory, transaction
@@ -37,11 +36,10 @@ def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     invisible to the public view the others read)."""
     name = None
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('analytics') / 'accord.db'}"
+        url = migrated_sqlite(tmp_path_factory.mktemp("analytics") / "accord.db")
     else:
-        name, url = create_pg_database(request.getfixturevalue("pg_admin"))
+        name, url = create_pg_database(request.getfixturevalue("pg_admin"), migrated=True)
     engine = make_engine(url)
-    migrate.upgrade(engine)
     sessions = session_factory(engine)
     with transaction(sessions) as s:
         surveillance.seed_indicators(s)

@@ -20,9 +20,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.conftest import create_pg_database, drop_pg_database, migrated_sqlite
 
-from accord import migrate
 from accord.auth.roles import SYSTEM
 from accord.db import make_engine, session_factory, transaction
 from accord.places import china_codes
@@ -83,13 +82,12 @@ def imported(
     folder = data_dir / FOLDER
     name = None
     if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('china') / 'accord.db'}")
+        engine = make_engine(migrated_sqlite(tmp_path_factory.mktemp("china") / "accord.db"))
     else:
         admin = request.getfixturevalue("pg_admin")
-        name, url = create_pg_database(admin)
+        name, url = create_pg_database(admin, migrated=True)
         engine = make_engine(url)
     try:
-        migrate.upgrade(engine)
         sessions = session_factory(engine)
         with transaction(sessions) as s:
             service.seed_indicators(s)

@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
+import typer.testing
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.main import get_command
@@ -367,13 +368,16 @@ def _command_paths() -> list[tuple[str, ...]]:
     return paths
 
 
-def test_help_works_for_every_command(refusals: Refusals) -> None:
+def test_help_works_for_every_command(refusals: Refusals, monkeypatch: pytest.MonkeyPatch) -> None:
     _, procs, _ = refusals
     top = expect(procs["help"], 0).stdout
     for name in ("init", "places", "import", "export", "report", "users", "serve", "demo"):
         assert name in top
     paths = _command_paths()
     assert len(paths) > 20 and ("report", "approve") in paths and ("users", "token") in paths
+    # the runner turns the Typer app into a Click command on every call (0.1 s each): once is enough here
+    command = get_command(app)
+    monkeypatch.setattr(typer.testing, "_get_command", lambda _app: command)
     runner = CliRunner()
     for path in paths:  # in-process: one `accord` process per command would take a minute
         result = runner.invoke(app, [*path, "--help"])

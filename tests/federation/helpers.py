@@ -14,6 +14,7 @@ from accord.federation import delivery, identity, peers, transport
 from accord.federation.keys import DEV_KEK
 from accord.places import service as places
 from accord.surveillance import service as surveillance
+from tests.conftest import migrated_sqlite
 
 KEK = DEV_KEK.encode()
 
@@ -34,7 +35,9 @@ def country_tree(code: str, provinces: int = 2, cities: int = 2) -> pd.DataFrame
 
 
 def new_store(path: Path | str, tree: pd.DataFrame) -> sessionmaker[Session]:
-    url = path if isinstance(path, str) else f"sqlite:///{path}"
+    """A store with the indicators and ``tree``: a new SQLite file at ``path``, or the database at a URL (migrated
+    here unless it already is)."""
+    url = path if isinstance(path, str) else migrated_sqlite(path)
     engine = make_engine(url)
     migrate.upgrade(engine)
     sessions = session_factory(engine)

@@ -36,7 +36,7 @@ def stores(request: pytest.FixtureRequest, tmp_path):  # type: ignore[no-untyped
         if request.param == "sqlite":
             return tmp_path / f"{name}.db"
         admin = request.getfixturevalue("pg_admin")
-        db, u = create_pg_database(admin)
+        db, u = create_pg_database(admin, migrated=True)
         created.append(db)
         return u
 

@@ -53,7 +53,7 @@ def fed(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Fed]:
     def url(name: str) -> str:
         if request.param == "sqlite":
             return f"sqlite:///{tmp_path / f'{name}.db'}"
-        db, u = create_pg_database(request.getfixturevalue("pg_admin"))
+        db, u = create_pg_database(request.getfixturevalue("pg_admin"), migrated=True)
         created.append(db)
         return u
 

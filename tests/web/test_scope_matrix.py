@@ -30,7 +30,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import sessionmaker
 from starlette.routing import compile_path
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.conftest import create_pg_database, drop_pg_database, migrated_sqlite
 from tests.web.scope_world import (
     COMMUNITIES,
     D0,
@@ -47,7 +47,6 @@ from tests.web.scope_world import (
 )
 
 import accord.app
-from accord import migrate
 from accord.auth.roles import Role
 from accord.db import make_engine, session_factory
 from accord.settings import Settings
@@ -749,12 +748,11 @@ def probes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     path: Path = tmp_path_factory.mktemp("scope-matrix")
     pg_name = None
     if request.param == "sqlite":
-        url = f"sqlite:///{path / 'accord.db'}"
+        url = migrated_sqlite(path / "accord.db")
     else:
-        pg_name, url = create_pg_database(request.getfixturevalue("pg_admin"))
+        pg_name, url = create_pg_database(request.getfixturevalue("pg_admin"), migrated=True)
     crypto.keyring.cache_clear()
     setup = make_engine(url)
-    migrate.upgrade(setup)
     world = build(session_factory(setup))
     setup.dispose()
     app = accord.app.create_app(Settings(database_url=url, data_dir=path))
